@@ -1,0 +1,507 @@
+"""Case files: validated once, at the boundary, into one canonical exact ``Case``.
+
+Everything downstream works on ``Instance`` (exact Fractions only) and never sees YAML.
+Every refusal is a BadInput naming the file, the place (``contexts[2].next.b``), the line, the
+value and the rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from .errors import BadInput
+from .exactnum import ExprError, LinLog, bad_number, fmt_q, parse_expr, parse_number
+from .yamlsafe import Doc, join, load
+
+# Bounds on what a case may ask for (see README "Limits"); larger inputs are refused up front.
+MAX_V = 400
+MAX_M = 1_000
+MAX_D = 1_000
+MAX_CELLS = 40_000          # V * d and V * m
+MAX_PRECISION = 5_000
+MAX_ITERATIONS = 10**9
+MAX_CORPUS_TOKENS = 100_000
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+TOP_KEYS = {"format", "name", "description", "vocabulary", "contexts", "corpus", "embeddings",
+            "settings", "expect"}
+CONTEXT_KEYS = {"name", "embedding", "next", "counts", "weight"}
+EXPECT_KEYS = {"compatible", "separable", "entropy", "F_dim", "W_star", "W_mm", "margin",
+               "support", "W_mm_norm_sq", "trivial", "claims"}
+CLAIM_IDS = ("remark1", "lemma1", "prop1", "thm1", "lemma2", "thm2", "ext-loss-rate",
+             "ext-proj-rate", "ext-offset", "ext-angle-rate", "ext-path-rate")
+STATUSES = ("pass", "fail", "inconclusive", "not-applicable")
+
+
+@dataclass(frozen=True)
+class Instance:
+    """An exact NTP instance. Rows of ``P`` are next-token distributions in vocabulary order."""
+
+    name: str
+    vocab: tuple[str, ...]
+    contexts: tuple[str, ...]
+    H: tuple[tuple[Fraction, ...], ...]      # m x d, row j is h_j
+    pi: tuple[Fraction, ...]                 # m weights, summing to 1
+    P: tuple[tuple[Fraction, ...], ...]      # m x V probabilities, rows summing to 1
+
+    @property
+    def V(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def m(self) -> int:
+        return len(self.contexts)
+
+    @property
+    def d(self) -> int:
+        return len(self.H[0])
+
+    @property
+    def supports(self) -> tuple[tuple[int, ...], ...]:
+        return tuple(tuple(z for z in range(self.V) if p[z] > 0) for p in self.P)
+
+    @property
+    def anchors(self) -> tuple[int, ...]:
+        """a_j: the first in-support token in vocabulary order."""
+        return tuple(s[0] for s in self.supports)
+
+    def eq_pairs(self) -> list[tuple[int, int]]:
+        """(j, z) for the generators B_{j,z} = (e_z - e_{a_j}) h_j^T, in context then token order."""
+        return [(j, z) for j, s in enumerate(self.supports) for z in s[1:]]
+
+    def ineq_pairs(self) -> list[tuple[int, int]]:
+        """(j, v) for the constraints A_{j,v} = (e_{a_j} - e_v) h_j^T, v outside S_j."""
+        return [(j, v) for j, p in enumerate(self.P) for v in range(self.V) if p[v] == 0]
+
+    def is_trivial(self) -> bool:
+        return all(len(s) == self.V for s in self.supports)
+
+    def to_json(self) -> dict:
+        """The exact instance as plain strings (the certificate's ``case.instance``)."""
+        return {
+            "vocabulary": list(self.vocab),
+            "contexts": [
+                {"name": c, "embedding": [fmt_q(x) for x in h], "weight": fmt_q(w),
+                 "next": {self.vocab[z]: fmt_q(p[z]) for z in range(self.V) if p[z] > 0}}
+                for c, h, w, p in zip(self.contexts, self.H, self.pi, self.P)
+            ],
+        }
+
+
+@dataclass
+class GdSettings:
+    step: Fraction | None = None          # None means auto
+    iterations: int = 20_000
+    init_seed: int | None = None          # None means zero init
+    init_scale: Fraction = Fraction(1, 10)
+
+
+@dataclass
+class Settings:
+    precision: int = 50
+    gd: GdSettings = field(default_factory=GdSettings)
+    radii: tuple[Fraction, ...] = (Fraction(2), Fraction(5), Fraction(10), Fraction(20),
+                                   Fraction(40), Fraction(80))
+
+
+@dataclass
+class Case:
+    """A loaded case: the instance, run settings, the hand-derived expectations, provenance."""
+
+    path: str
+    sha256: str
+    instance: Instance
+    settings: Settings
+    expect: dict[str, object]
+    description: str = ""
+
+
+class _Reader:
+    """Typed accessors that raise BadInput naming the file, place and line."""
+
+    def __init__(self, where: str, doc: Doc):
+        self.where = where
+        self.doc = doc
+
+    def fail(self, place: str, message: str) -> BadInput:
+        return BadInput(message, where=self.where, place=place, line=self.doc.line(place))
+
+    def mapping(self, value, place: str, allowed: set[str] | None = None) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(place, f"expected a mapping, got {_kind(value)}")
+        if allowed is not None:
+            for key in value:
+                if key not in allowed:
+                    raise self.fail(join(place, key),
+                                    f"unknown key {key!r}; allowed: {', '.join(sorted(allowed))}")
+        return value
+
+    def seq(self, value, place: str, *, min_len: int = 0, max_len: int | None = None) -> list:
+        if not isinstance(value, list):
+            raise self.fail(place, f"expected a list, got {_kind(value)}")
+        if len(value) < min_len:
+            raise self.fail(place, f"needs at least {min_len} entries, has {len(value)}")
+        if max_len is not None and len(value) > max_len:
+            raise self.fail(place, f"has {len(value)} entries; the limit is {max_len}")
+        return value
+
+    def text(self, value, place: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(place, f"expected text, got {_kind(value)}")
+        return value
+
+    def name(self, value, place: str) -> str:
+        text = self.text(value, place)
+        if not NAME_RE.match(text):
+            raise self.fail(place, f"{text!r} is not a name (letters, digits, '-', '_'; at most 100)")
+        return text
+
+    def number(self, value, place: str) -> Fraction:
+        try:
+            return parse_number(value)
+        except ExprError as exc:
+            raise bad_number(exc, self.where, place, self.doc.line(place)) from None
+
+    def expr(self, value, place: str) -> LinLog:
+        try:
+            return parse_expr(value)
+        except ExprError as exc:
+            raise bad_number(exc, self.where, place, self.doc.line(place)) from None
+
+    def integer(self, value, place: str, lo: int, hi: int) -> int:
+        x = self.number(value, place)
+        if x.denominator != 1 or not lo <= x <= hi:
+            raise self.fail(place, f"expected a whole number from {lo} to {hi}, got {fmt_q(x)}")
+        return int(x)
+
+    def boolean(self, value, place: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(place, f"expected true or false, got {_kind(value)}")
+        return value
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    return {dict: "a mapping", list: "a list"}.get(type(value), type(value).__name__)
+
+
+def load_case(path: str | Path) -> Case:
+    """Read and validate a case file; raise BadInput on anything malformed."""
+    path = Path(path)
+    where = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read the file ({exc.strerror})", where=where) from None
+    return parse_case(raw, where)
+
+
+def parse_case(raw: bytes, where: str) -> Case:
+    doc = load(raw, where)
+    r = _Reader(where, doc)
+    top = r.mapping(doc.data, "", TOP_KEYS) if doc.data is not None else r.mapping(None, "")
+    if "format" in top and top["format"] != "ntpverify/1":
+        raise r.fail("format", f"unsupported format {top['format']!r}; expected 'ntpverify/1'")
+    if "name" not in top:
+        raise r.fail("", "missing required key 'name'")
+    name = r.name(top["name"], "name")
+    description = r.text(top["description"], "description") if top.get("description") is not None else ""
+    if "corpus" in top:
+        if "contexts" in top:
+            raise r.fail("corpus", "give either 'contexts' or 'corpus', not both")
+        vocab, contexts = _corpus_contexts(r, top)
+    else:
+        if "embeddings" in top:
+            raise r.fail("embeddings", "'embeddings' goes with 'corpus'; direct contexts give 'embedding' each")
+        if "vocabulary" not in top:
+            raise r.fail("", "missing required key 'vocabulary'")
+        if "contexts" not in top:
+            raise r.fail("", "missing required key 'contexts'")
+        vocab = _vocabulary(r, top["vocabulary"])
+        contexts = _direct_contexts(r, top["contexts"], vocab)
+    instance = Instance(name=name, vocab=tuple(vocab), **contexts)
+    settings = _settings(r, top.get("settings"))
+    expect = _expect(r, top.get("expect"), instance)
+    return Case(path=where, sha256=hashlib.sha256(raw).hexdigest(), instance=instance,
+                settings=settings, expect=expect, description=description)
+
+
+def _vocabulary(r: _Reader, value) -> list[str]:
+    items = r.seq(value, "vocabulary", min_len=1, max_len=MAX_V)
+    vocab: list[str] = []
+    for i, tok in enumerate(items):
+        if isinstance(tok, bool) or tok is None or not isinstance(tok, str) or not tok.strip():
+            raise r.fail(join("vocabulary", i), f"a token name must be non-empty text, got {_kind(tok)}")
+        if tok in vocab:
+            raise r.fail(join("vocabulary", i), f"duplicate token {tok!r}")
+        vocab.append(tok)
+    return vocab
+
+
+def _direct_contexts(r: _Reader, value, vocab: list[str]) -> dict:
+    items = r.seq(value, "contexts", min_len=1, max_len=MAX_M)
+    names, H, P, weights, totals = [], [], [], [], []
+    d = None
+    for j, item in enumerate(items):
+        place = join("contexts", j)
+        ctx = r.mapping(item, place, CONTEXT_KEYS)
+        cname = r.name(ctx["name"], join(place, "name")) if "name" in ctx else f"c{j + 1}"
+        if cname in names:
+            raise r.fail(join(place, "name") if "name" in ctx else place, f"duplicate context name {cname!r}")
+        names.append(cname)
+        if "embedding" not in ctx:
+            raise r.fail(place, "missing required key 'embedding'")
+        emb = r.seq(ctx["embedding"], join(place, "embedding"), min_len=1, max_len=MAX_D)
+        if d is None:
+            d = len(emb)
+            if d * len(vocab) > MAX_CELLS:
+                raise r.fail(join(place, "embedding"),
+                             f"V * d = {d * len(vocab)} exceeds the limit {MAX_CELLS}")
+        elif len(emb) != d:
+            raise r.fail(join(place, "embedding"), f"has {len(emb)} entries; contexts[0] has {d}")
+        H.append(tuple(r.number(x, join(join(place, "embedding"), i)) for i, x in enumerate(emb)))
+        if ("next" in ctx) == ("counts" in ctx):
+            raise r.fail(place, "give exactly one of 'next' (probabilities) or 'counts'")
+        key = "next" if "next" in ctx else "counts"
+        row, total = _distribution(r, ctx[key], join(place, key), vocab, counts=key == "counts")
+        P.append(row)
+        totals.append(total)
+        weights.append(r.number(ctx["weight"], join(place, "weight")) if "weight" in ctx else None)
+    m = len(items)
+    if m * len(vocab) > MAX_CELLS:
+        raise r.fail("contexts", f"V * m = {m * len(vocab)} exceeds the limit {MAX_CELLS}")
+    given = [w is not None for w in weights]
+    if any(given) and not all(given):
+        missing = given.index(False) if given[0] else given.index(True)
+        raise r.fail(join("contexts", missing),
+                     "give 'weight' for every context or for none (mixed weights are ambiguous)")
+    if all(given):
+        for j, w in enumerate(weights):
+            if w <= 0:
+                raise r.fail(join(join("contexts", j), "weight"), f"weight {fmt_q(w)} must be positive")
+        s = sum(weights)
+        if s != 1:
+            raise r.fail("contexts", f"the weights sum to {fmt_q(s)}, not 1")
+        pi = weights
+    elif all(t is not None for t in totals):
+        grand = sum(totals)
+        pi = [Fraction(t, grand) for t in totals]
+    else:
+        pi = [Fraction(1, m)] * m
+    return {"contexts": tuple(names), "H": tuple(H), "pi": tuple(pi), "P": tuple(P)}
+
+
+def _distribution(r: _Reader, value, place: str, vocab: list[str], *, counts: bool):
+    dist = r.mapping(value, place)
+    if not dist:
+        raise r.fail(place, "is empty; give at least one next token")
+    row = [Fraction(0)] * len(vocab)
+    for tok, raw in dist.items():
+        tplace = join(place, tok)
+        if tok not in vocab:
+            raise r.fail(tplace, f"unknown token {tok!r}; the vocabulary is {vocab}")
+        if counts:
+            x = Fraction(r.integer(raw, tplace, 1, 10**30))
+        else:
+            x = r.number(raw, tplace)
+            if x < 0:
+                raise r.fail(tplace, f"probability {fmt_q(x)} is negative")
+            if x > 1:
+                raise r.fail(tplace, f"probability {fmt_q(x)} exceeds 1")
+        row[vocab.index(tok)] = x
+    total = sum(row)
+    if counts:
+        return tuple(x / total for x in row), int(total)
+    if total != 1:
+        raise r.fail(place, f"sums to {fmt_q(total)}, not 1")
+    if not any(row):
+        raise r.fail(place, "has no token with positive probability")
+    return tuple(row), None
+
+
+def _corpus_contexts(r: _Reader, top: dict):
+    corpus = r.mapping(top["corpus"], "corpus", {"sequences", "context"})
+    if "sequences" not in corpus:
+        raise r.fail("corpus", "missing required key 'sequences'")
+    seqs = r.seq(corpus["sequences"], "corpus.sequences", min_len=1)
+    tokenized = []
+    n_tokens = 0
+    for i, s in enumerate(seqs):
+        toks = r.text(s, join("corpus.sequences", i)).split()
+        if len(toks) < 2:
+            raise r.fail(join("corpus.sequences", i), "a sequence needs at least two tokens")
+        n_tokens += len(toks)
+        tokenized.append(toks)
+    if n_tokens > MAX_CORPUS_TOKENS:
+        raise r.fail("corpus.sequences", f"{n_tokens} tokens exceed the limit {MAX_CORPUS_TOKENS}")
+    length = corpus.get("context", "all")
+    if length != "all":
+        length = r.integer(length, "corpus.context", 1, 10_000)
+    if "vocabulary" in top:
+        vocab = _vocabulary(r, top["vocabulary"])
+        for i, toks in enumerate(tokenized):
+            for tok in toks:
+                if tok not in vocab:
+                    raise r.fail(join("corpus.sequences", i), f"token {tok!r} is not in the vocabulary")
+    else:
+        vocab = []
+        for toks in tokenized:
+            for tok in toks:
+                if tok not in vocab:
+                    vocab.append(tok)
+        if len(vocab) > MAX_V:
+            raise r.fail("corpus.sequences", f"{len(vocab)} distinct tokens exceed the limit {MAX_V}")
+    # (context, next) pairs: sliding windows of the given length, or every prefix ("all").
+    counts: dict[tuple[str, ...], dict[str, int]] = {}
+    for toks in tokenized:
+        for t in range(1, len(toks)):
+            if length == "all":
+                ctx = tuple(toks[:t])
+            elif t >= length:
+                ctx = tuple(toks[t - length:t])
+            else:
+                continue
+            counts.setdefault(ctx, {}).setdefault(toks[t], 0)
+            counts[ctx][toks[t]] += 1
+    if not counts:
+        raise r.fail("corpus.context", f"no sequence is longer than the context length {length}")
+    keys = list(counts)
+    if len(keys) > MAX_M or len(keys) * len(vocab) > MAX_CELLS:
+        raise r.fail("corpus", f"{len(keys)} contexts x {len(vocab)} tokens exceed the limits")
+    grand = sum(sum(c.values()) for c in counts.values())
+    P, pi = [], []
+    for k in keys:
+        total = sum(counts[k].values())
+        P.append(tuple(Fraction(counts[k].get(tok, 0), total) for tok in vocab))
+        pi.append(Fraction(total, grand))
+    H = _corpus_embeddings(r, top.get("embeddings"), keys, len(vocab))
+    names = tuple(_context_name(k, i) for i, k in enumerate(keys))
+    return vocab, {"contexts": names, "H": H, "pi": tuple(pi), "P": tuple(P)}
+
+
+def _context_name(key: tuple[str, ...], i: int) -> str:
+    text = "_".join(key)
+    return text if NAME_RE.match(text) else f"c{i + 1}"
+
+
+def _corpus_embeddings(r: _Reader, value, keys, V: int):
+    if value is None:
+        raise r.fail("", "a corpus case needs 'embeddings' (kind: one-hot, random or table)")
+    emb = r.mapping(value, "embeddings", {"kind", "dim", "seed", "denominator", "table"})
+    kind = emb.get("kind")
+    m = len(keys)
+    if kind == "one-hot":
+        if m * V > MAX_CELLS:
+            raise r.fail("embeddings", f"one-hot gives d = m = {m}; V * d exceeds {MAX_CELLS}")
+        return tuple(tuple(Fraction(int(i == j)) for i in range(m)) for j in range(m))
+    if kind == "random":
+        d = r.integer(emb.get("dim", 8), "embeddings.dim", 1, MAX_D)
+        if d * V > MAX_CELLS:
+            raise r.fail("embeddings.dim", f"V * d = {V * d} exceeds {MAX_CELLS}")
+        seed = r.integer(emb.get("seed", 0), "embeddings.seed", 0, 2**63)
+        den = r.integer(emb.get("denominator", 100), "embeddings.denominator", 1, 10**9)
+        rng = random.Random(seed)
+        return tuple(tuple(Fraction(rng.randint(-den, den), den) for _ in range(d)) for _ in range(m))
+    if kind == "table":
+        table = r.mapping(emb.get("table"), "embeddings.table")
+        rows, d = [], None
+        for k in keys:
+            label = " ".join(k)
+            if label not in table:
+                raise r.fail("embeddings.table", f"no embedding for the context {label!r}")
+            place = join("embeddings.table", label)
+            vec = r.seq(table[label], place, min_len=1, max_len=MAX_D)
+            if d is None:
+                d = len(vec)
+            elif len(vec) != d:
+                raise r.fail(place, f"has {len(vec)} entries; other contexts have {d}")
+            rows.append(tuple(r.number(x, join(place, i)) for i, x in enumerate(vec)))
+        return tuple(rows)
+    raise r.fail("embeddings.kind", f"unknown kind {kind!r}; use one-hot, random or table")
+
+
+def _settings(r: _Reader, value) -> Settings:
+    s = Settings()
+    if value is None:
+        return s
+    top = r.mapping(value, "settings", {"precision", "gd", "path"})
+    if "precision" in top:
+        s.precision = r.integer(top["precision"], "settings.precision", 15, MAX_PRECISION)
+    if top.get("gd") is not None:
+        gd = r.mapping(top["gd"], "settings.gd", {"step", "iterations", "init"})
+        if "step" in gd and gd["step"] != "auto":
+            step = r.number(gd["step"], "settings.gd.step")
+            if step <= 0:
+                raise r.fail("settings.gd.step", f"step {fmt_q(step)} must be positive")
+            s.gd.step = step
+        if "iterations" in gd:
+            s.gd.iterations = r.integer(gd["iterations"], "settings.gd.iterations", 1, MAX_ITERATIONS)
+        if "init" in gd and gd["init"] != "zero":
+            init = r.mapping(gd["init"], "settings.gd.init", {"seed", "scale"})
+            s.gd.init_seed = r.integer(init.get("seed", 0), "settings.gd.init.seed", 0, 2**63)
+            if "scale" in init:
+                s.gd.init_scale = r.number(init["scale"], "settings.gd.init.scale")
+                if s.gd.init_scale < 0:
+                    raise r.fail("settings.gd.init.scale", "scale must be non-negative")
+    if top.get("path") is not None:
+        path = r.mapping(top["path"], "settings.path", {"radii"})
+        if "radii" in path:
+            radii = r.seq(path["radii"], "settings.path.radii", min_len=1, max_len=200)
+            vals = tuple(r.number(x, join("settings.path.radii", i)) for i, x in enumerate(radii))
+            for i, x in enumerate(vals):
+                if not 0 < x <= 10**6:
+                    raise r.fail(join("settings.path.radii", i), f"radius {fmt_q(x)} must be in (0, 1e6]")
+            s.radii = vals
+    return s
+
+
+def _expect(r: _Reader, value, inst: Instance) -> dict[str, object]:
+    if value is None:
+        return {}
+    raw = r.mapping(value, "expect", EXPECT_KEYS)
+    out: dict[str, object] = {}
+    for key, v in raw.items():
+        place = join("expect", key)
+        if key in ("compatible", "separable", "trivial"):
+            out[key] = r.boolean(v, place)
+        elif key == "F_dim":
+            out[key] = r.integer(v, place, 0, 10**9)
+        elif key in ("entropy", "margin", "W_mm_norm_sq"):
+            out[key] = r.expr(v, place)
+        elif key in ("W_star", "W_mm"):
+            rows = r.seq(v, place, min_len=inst.V, max_len=inst.V)
+            mat = []
+            for i, row in enumerate(rows):
+                rp = join(place, i)
+                cells = r.seq(row, rp, min_len=inst.d, max_len=inst.d)
+                mat.append(tuple(r.expr(x, join(rp, k)) for k, x in enumerate(cells)))
+            out[key] = tuple(mat)
+        elif key == "support":
+            pairs = []
+            for i, pair in enumerate(r.seq(v, place)):
+                pp = join(place, i)
+                pair = r.seq(pair, pp, min_len=2, max_len=2)
+                c, t = r.text(pair[0], join(pp, 0)), r.text(pair[1], join(pp, 1))
+                if c not in inst.contexts:
+                    raise r.fail(join(pp, 0), f"unknown context {c!r}")
+                if t not in inst.vocab:
+                    raise r.fail(join(pp, 1), f"unknown token {t!r}")
+                pairs.append((c, t))
+            out[key] = tuple(sorted(set(pairs)))
+        elif key == "claims":
+            claims = r.mapping(v, place, set(CLAIM_IDS))
+            for cid, status in claims.items():
+                if status not in STATUSES:
+                    raise r.fail(join(place, cid), f"status {status!r} is not one of {', '.join(STATUSES)}")
+            out[key] = dict(claims)
+    return out

@@ -1,0 +1,241 @@
+"""Exact producers for theory.md sections 2-3: entropy, F, compatibility, W*, the GD step.
+
+Untrusted in the sense of style.md: they return plain data that the small checker
+(``ntpverify.checker``) verifies; but they use exact arithmetic throughout, so a wrong answer here
+is a bug, not a rounding issue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import flint
+import mpmath
+import numpy as np
+
+from .constraints import Geometry
+from .exactnum import LinLog, log_exponents
+from .instance import Instance
+from .linalg import integer_vector, ldl_psd, pivots, solve, submatrix, to_frac, to_fmpq
+
+VALUE_DIGITS = 40   # significant digits of the decimal values in certificates (>= 30 promised)
+
+
+def entropy(inst: Instance) -> LinLog:
+    """H = - sum_j pi_j sum_{z in S_j} p_{j,z} log p_{j,z}, as sum_q c_q log q."""
+    coeffs: dict[int, Fraction] = {}
+    for pi, row in zip(inst.pi, inst.P):
+        for p in row:
+            if p > 0:
+                for q, e in log_exponents(p).items():
+                    coeffs[q] = coeffs.get(q, Fraction(0)) - pi * p * e
+    return LinLog.from_log_coeffs(coeffs)
+
+
+def decimal(value: LinLog, digits: int = VALUE_DIGITS) -> str:
+    """A decimal string of ``value`` with ``digits`` significant digits (local mpmath context)."""
+    ctx = mpmath.MPContext()
+    ctx.dps = digits + 15
+    x = value.to_mpf(ctx)
+    return ctx.nstr(x, digits, min_fixed=-5, max_fixed=5) if x else "0"
+
+
+def sqrt_decimal(r: Fraction, digits: int = VALUE_DIGITS) -> str:
+    """sqrt(r) as a decimal string with ``digits`` significant digits."""
+    ctx = mpmath.MPContext()
+    ctx.dps = digits + 15
+    x = ctx.sqrt(ctx.mpf(r.numerator) / r.denominator)
+    return ctx.nstr(x, digits, min_fixed=-5, max_fixed=5) if x else "0"
+
+
+@dataclass
+class FResult:
+    basis: list[int]                          # indices into geometry.E forming a basis of F
+    span: dict[int, dict[int, Fraction]]      # non-basis generator -> coefficients over the basis
+
+    @property
+    def dim(self) -> int:
+        return len(self.basis)
+
+
+def subspace_F(geo: Geometry) -> FResult:
+    """A basis of F among the generators (first independent ones in order) and the coordinates of
+    every other generator in that basis (G_i = sum_k x_k G_k exactly)."""
+    E = list(range(geo.nE))
+    if not E:
+        return FResult([], {})
+    basis = pivots(submatrix(geo.Q, E, E))
+    span: dict[int, dict[int, Fraction]] = {}
+    others = [i for i in E if i not in set(basis)]
+    if others:
+        X = solve(submatrix(geo.Q, basis, basis), submatrix(geo.Q, basis, others))
+        for col, i in enumerate(others):
+            span[i] = {basis[r]: to_frac(X[r, col]) for r in range(len(basis)) if X[r, col] != 0}
+    return FResult(basis, span)
+
+
+def log_odds_exponents(geo: Geometry) -> list[dict[int, int]]:
+    """b_i = log(p_{j,z} / p_{j,a_j}) = sum_q e_{iq} log q, for each generator i."""
+    inst = geo.inst
+    out = []
+    for g in geo.E:
+        row = inst.P[g.j]
+        out.append(log_exponents(row[g.plus] / row[g.minus]))
+    return out
+
+
+@dataclass
+class Compat:
+    compatible: bool
+    # when compatible: per prime q, the V x d rational matrix M_q (W* = sum_q M_q log q)
+    # and its coefficients beta over the basis generators
+    by_prime: dict[int, dict] = field(default_factory=dict)
+    W_star: list[list[LinLog]] | None = None
+    # when not: an integer y over the generators with sum y_i B_i = 0 and prod r_i^y_i != 1
+    witness: dict | None = None
+
+
+def compatibility(geo: Geometry, F: FResult) -> Compat:
+    """Decide compatibility exactly (theory.md section 3) and build W* or the witness.
+
+    The left null space of G is spanned by e_i - sum_k x_k e_k for the non-basis generators i
+    (x = their coordinates in the basis). Logs of distinct primes are linearly independent over
+    Q, so y^T b = 0 splits into one integer identity per prime.
+    """
+    inst = geo.inst
+    expo = log_odds_exponents(geo)
+    for i, coords in F.span.items():
+        primes = set(expo[i]).union(*(expo[k] for k in coords))
+        for q in sorted(primes):
+            total = Fraction(expo[i].get(q, 0)) - sum(x * expo[k].get(q, 0) for k, x in coords.items())
+            if total != 0:
+                y_frac = [Fraction(0)] * geo.nE
+                y_frac[i] = Fraction(1)
+                for k, x in coords.items():
+                    y_frac[k] = -x
+                y = integer_vector(y_frac)
+                product = Fraction(1)
+                for yi, gi in zip(y, geo.E):
+                    if yi:
+                        row = inst.P[gi.j]
+                        product *= (row[gi.plus] / row[gi.minus]) ** yi
+                return Compat(False, witness={"y": y, "product": product})
+    primes = sorted(set().union(*expo)) if expo else []
+    by_prime: dict[int, dict] = {}
+    if F.basis and primes:
+        rhs = flint.fmpq_mat(len(F.basis), len(primes),
+                             [expo[i].get(q, 0) for i in F.basis for q in primes])
+        X = solve(submatrix(geo.Q, F.basis, F.basis), rhs)
+        for c, q in enumerate(primes):
+            beta = {F.basis[r]: to_frac(X[r, c]) for r in range(len(F.basis)) if X[r, c] != 0}
+            by_prime[q] = {"beta": beta, "matrix": geo.matrix(beta)}
+    W = [[LinLog() for _ in range(inst.d)] for _ in range(inst.V)]
+    for q, entry in by_prime.items():
+        for r in range(inst.V):
+            for c in range(inst.d):
+                x = entry["matrix"][r][c]
+                if x:
+                    W[r][c] = W[r][c] + LinLog({(1, q): x})
+    return Compat(True, by_prime=by_prime, W_star=W)
+
+
+@dataclass
+class Step:
+    eta: Fraction
+    auto: bool
+    admissible: bool
+    lambda_max: str                       # decimal estimate of lambda_max(M)
+    ldl: tuple | None = None              # (L, D) with (1/eta) I - M = L D L^T, D >= 0
+    rayleigh: list[Fraction] | None = None  # v with eta * v^T M v / v^T v >= 0.98 (auto) or > 1
+
+
+def second_moment(inst: Instance) -> list[list[Fraction]]:
+    """M = sum_j pi_j h_j h_j^T (d x d), whose top eigenvalue bounds the smoothness."""
+    d = inst.d
+    M = [[Fraction(0)] * d for _ in range(d)]
+    for pi, h in zip(inst.pi, inst.H):
+        for r in range(d):
+            if h[r]:
+                w = pi * h[r]
+                row = M[r]
+                for c in range(d):
+                    if h[c]:
+                        row[c] += w * h[c]
+    return M
+
+
+def _rayleigh(M: list[list[Fraction]], v: list[Fraction]) -> Fraction:
+    Mv = [sum((a * b for a, b in zip(row, v)), Fraction(0)) for row in M]
+    return sum((a * b for a, b in zip(v, Mv)), Fraction(0)) / sum((a * a for a in v), Fraction(0))
+
+
+def choose_step(inst: Instance, eta: Fraction | None) -> Step:
+    """The GD step with an exact proof of admissibility (eta * lambda_max(M) <= 1).
+
+    ``eta=None`` means auto: a short rational within 2% below 1/lambda_max(M), with two exact
+    certificates: an LDL^T of (1/eta) I - M with D >= 0 (eta is admissible) and a rational vector
+    whose Rayleigh quotient proves lambda_max(M) >= 0.98 / eta (eta is within 2%).
+    An explicit step that is not admissible gets a Rayleigh witness v with eta * R(v) > 1.
+    """
+    M = second_moment(inst)
+    d = len(M)
+    Mf = np.array([[float(x) for x in row] for row in M])
+    w, U = np.linalg.eigh(Mf)
+    lam = float(w[-1])
+    top = [Fraction(float(x)).limit_denominator(10**12) for x in U[:, -1]]
+    lam_text = f"{lam:.15g}"
+    if eta is None:
+        if lam <= 0:
+            return Step(Fraction(1), True, True, lam_text, ldl_psd([[Fraction(1) - x for x in r] for r in M]))
+        target = 0.995 / lam
+        for _ in range(50):
+            eta_try = _short_rational_below(target)
+            S = [[(Fraction(1) / eta_try if r == c else Fraction(0)) - M[r][c] for c in range(d)]
+                 for r in range(d)]
+            ldl = ldl_psd(S)
+            if ldl is not None:
+                if eta_try * _rayleigh(M, top) >= Fraction(98, 100):
+                    return Step(eta_try, True, True, lam_text, ldl, top)
+                break
+            target *= 0.99
+        raise RuntimeError("could not certify an automatic step")  # pragma: no cover
+    S = [[(Fraction(1) / eta if r == c else Fraction(0)) - M[r][c] for c in range(d)] for r in range(d)]
+    ldl = ldl_psd(S)
+    if ldl is not None:
+        return Step(eta, False, True, lam_text, ldl)
+    v = top if eta * _rayleigh(M, top) > 1 else _violating_vector(S)
+    return Step(eta, False, False, lam_text, None, v)
+
+
+def _short_rational_below(x: float) -> Fraction:
+    """The largest rational with 3 significant decimal digits that is <= x (x > 0)."""
+    exp = int(np.floor(np.log10(x))) - 2
+    scaled = int(np.floor(x / 10.0 ** exp))
+    return Fraction(scaled) * Fraction(10) ** exp
+
+
+def _violating_vector(S: list[list[Fraction]]) -> list[Fraction]:
+    """A rational v with v^T S v < 0 for a symmetric S that is not PSD (from exact elimination)."""
+    n = len(S)
+    # Find the first leading principal block that is not PSD, then use a unit or Schur vector.
+    for i in range(n):
+        if S[i][i] < 0:
+            return [Fraction(int(k == i)) for k in range(n)]
+    for i in range(n):
+        for k in range(i + 1, n):
+            # 2x2 principal minor test: (e_i t + e_k) with t chosen exactly
+            a, b, c = S[i][i], S[i][k], S[k][k]
+            if a * c - b * b < 0:
+                if a == 0:
+                    t = -(c + 1) / (2 * b)
+                    return [t if r == i else Fraction(int(r == k)) for r in range(n)]
+                return [(-b / a) if r == i else Fraction(int(r == k)) for r in range(n)]
+    # general case: eigenvector of the most negative eigenvalue, rounded and checked
+    w, U = np.linalg.eigh(np.array([[float(x) for x in r] for r in S]))
+    for den in (10**6, 10**9, 10**12):
+        v = [Fraction(float(x)).limit_denominator(den) for x in U[:, 0]]
+        Sv = [sum((a * b for a, b in zip(row, v)), Fraction(0)) for row in S]
+        if sum((a * b for a, b in zip(v, Sv)), Fraction(0)) < 0:
+            return v
+    raise RuntimeError("no exact witness for a non-PSD matrix")  # pragma: no cover

@@ -1,0 +1,34 @@
+"""What the numeric layer receives from the exact layer: plain exact data, no solver objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from ..exactnum import LinLog
+from ..instance import Instance
+
+
+@dataclass(frozen=True)
+class NumericProblem:
+    """Exact inputs of the numeric layer.
+
+    - ``W_star``: V x d LinLog values (sum of c_q log q), or None when not compatible.
+    - ``W_mm``: V x d exact rationals, or None when not separable (or trivial).
+    - ``multipliers``: lambda_{j,v} > 0 of one valid KKT multiplier set, keyed by (j, v)
+      (context index, token index); the support pairs of ``ext-offset``.
+    - ``F_basis``: (j, z) pairs whose generators B_{j,z} = (e_z - e_{a_j}) h_j^T form a basis of F.
+    - ``eta``: the exact step; ``eta_admissible``: proven eta * lambda_max(M) <= 1.
+    """
+
+    instance: Instance
+    entropy: LinLog
+    compatible: bool
+    separable: bool
+    W_star: tuple[tuple[LinLog, ...], ...] | None
+    W_mm: tuple[tuple[Fraction, ...], ...] | None
+    W_mm_norm_sq: Fraction | None
+    multipliers: dict[tuple[int, int], Fraction] = field(default_factory=dict)
+    F_basis: tuple[tuple[int, int], ...] = ()
+    eta: Fraction = Fraction(1, 2)
+    eta_admissible: bool = True

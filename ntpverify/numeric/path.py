@@ -1,0 +1,365 @@
+"""The norm-ball regularisation path W_B = argmin_{||W|| <= B} CE(W) in high precision (theory.md 5).
+
+W_B solves  grad CE(W) + nu W = 0,  ||W||^2 = B^2,  nu > 0.  For a convex CE these KKT conditions
+are sufficient, so a solution with nu > 0 *is* the ball minimiser and has ||W_B|| = B.
+Newton on (W, nu) with the bordered Jacobian [[Hess CE + nu I, W], [W^T, 0]] converges
+quadratically; the nu I term removes the Hessian's null direction 1 c^T. Continuation in B uses the
+tangent dx/dB (solving J dx/dB = [0; B]) as predictor, with adaptive steps.
+
+Precision: nu decays like e^{-B/||W^mm||} and the Jacobian's condition number grows like 1/nu, so the
+working precision at radius B is  precision + PATH_GUARD + ceil(B / (||W^mm|| ln 10))  digits.
+Newton stops when its step is below 10^-(precision + PATH_GUARD/2) max(1, B); the residuals
+||W_B|| - B and ||grad CE + nu W|| / (nu B) are then recomputed with RESIDUAL_EXTRA more digits.
+
+Confirming W*: after the requested radii, the run keeps doubling B (up to ``max_radius``) until
+||P_F(W_B) - W*|| <= 10^-confirm_digits max(1, ||W*||); ``confirm_digits`` defaults to
+precision - 20 (20 digits of margin below the requested precision), so precision 50 confirms W* to
+30 digits. Added radii are marked ``added``. The observed decay is e^{-B/||W^mm||}, so on the
+3-context example B = 160 gives about 1e-35.
+
+The dense Newton system has V d + 1 unknowns and is assembled in Python; instances with V d above
+MAX_UNKNOWNS are not run (``PathRun.not_run`` says so; the claims then report "not-checked"): the
+path is meant for small hand-written cases.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable, Sequence
+
+import flint
+import mpmath
+
+from ..errors import NoConvergence
+from .gd import Evaluator, arb_mid_to_mpf, exact_data, fmt_mpf, frob, mpf_to_arb, msub, q2mpf
+from .problem import NumericProblem
+
+DEFAULT_RADII = tuple(Fraction(b) for b in (2, 5, 10, 20, 40, 80))
+PATH_GUARD = 10
+RESIDUAL_EXTRA = 20
+MAX_UNKNOWNS = 200
+MAX_NEWTON = 60
+MAX_DOUBLINGS = 8
+
+
+@dataclass
+class PathPoint:
+    """One point W_B of the path, with its multiplier and residuals (mpf values)."""
+
+    B: Fraction
+    W: list
+    nu: object
+    digits: int
+    newton_steps: int
+    norm_residual: object          # ||W_B|| - B, recomputed with RESIDUAL_EXTRA more digits
+    stationarity: object           # ||grad CE(W_B) + nu W_B|| / (nu B), same
+    proj_err: object | None
+    cos_gap: object | None
+    tangent: list                  # dW/dB (V x d)
+    added: bool = False
+
+    def to_json(self, ctx) -> dict:
+        out = {"B": fmt_radius(self.B)}
+        if self.proj_err is not None:
+            out["proj_err"] = fmt_mpf(ctx, self.proj_err)
+        if self.cos_gap is not None:
+            out["cos_gap"] = fmt_mpf(ctx, self.cos_gap)
+        out.update({"nu": fmt_mpf(ctx, self.nu), "norm_residual": fmt_mpf(ctx, self.norm_residual, 3),
+                    "stationarity": fmt_mpf(ctx, self.stationarity, 3), "digits": self.digits})
+        if self.added:
+            out["added"] = True
+        return out
+
+
+def fmt_radius(B: Fraction) -> str:
+    """A radius as a decimal string ("20", or 20 significant digits)."""
+    if B.denominator == 1:
+        return str(B.numerator)
+    ctx = mpmath.MPContext()
+    ctx.dps = 30
+    return ctx.nstr(q2mpf(ctx, B), 20)
+
+
+@dataclass
+class PathRun:
+    """The result of ``run_path``. ``skipped`` names the failing hypothesis when no point was
+    computed for that reason; ``not_run`` says why the path was not attempted (size)."""
+
+    precision: int
+    confirm_digits: int
+    points: list[PathPoint]
+    ctx: object = field(repr=False, compare=False)
+    skipped: str | None = None
+    target_reached: bool | None = None
+    seconds: float = field(default=0.0, compare=False)
+    not_run: str | None = None
+
+    def to_json(self) -> list:
+        """The certificate's ``numeric.path`` list (no timing fields)."""
+        return [p.to_json(self.ctx) for p in self.points]
+
+
+def path_digits(precision: int, B: Fraction, mm_norm: float) -> int:
+    """Working digits at radius B: precision + PATH_GUARD + ceil(B / (||W^mm|| ln 10))."""
+    return precision + PATH_GUARD + math.ceil(float(B) / (mm_norm * math.log(10)))
+
+
+class _System:
+    """The Newton system at one precision (rebuilt when the precision changes)."""
+
+    def __init__(self, problem: NumericProblem, exact, ctx):
+        self.ctx = ctx
+        self.ev = Evaluator(problem, exact, ctx)
+        self.V, self.d = self.ev.V, self.ev.d
+        self.hh = [[[a * b for b in h] for a in h] for h in self.ev.H]
+
+    def residual(self, W, nu, B):
+        """(F1 = grad CE(W) + nu W, F2 = (||W||^2 - B^2)/2, softmaxes, grad)."""
+        ev = self.ev
+        S = ev.softmaxes(ev.logits(W))
+        g = ev.grad_from_softmax(S)
+        F1 = [[gi + nu * wi for gi, wi in zip(rg, rw)] for rg, rw in zip(g, W)]
+        F2 = (self.ctx.fsum(x * x for r in W for x in r) - B * B) / 2
+        return F1, F2, S, g
+
+    def jacobian(self, W, nu, S) -> list[list]:
+        """[[Hess CE(W) + nu I, vec W], [vec W^T, 0]] with vec index v*d + i."""
+        ctx, V, d, ev = self.ctx, self.V, self.d, self.ev
+        n = V * d
+        J = [[ctx.zero] * (n + 1) for _ in range(n + 1)]
+        for pij, s, hh in zip(ev.pi, S, self.hh):
+            for v in range(V):
+                for u in range(v, V):
+                    sig = pij * ((s[v] if u == v else 0) - s[v] * s[u])
+                    if not sig:
+                        continue
+                    lo = u * d
+                    for i in range(d):
+                        row = J[v * d + i]
+                        row[lo:lo + d] = [x + sig * y for x, y in zip(row[lo:lo + d], hh[i])]
+        for a in range(n):               # symmetrise the upper block triangle
+            for b in range(a):
+                if (b // d) < (a // d):
+                    J[a][b] = J[b][a]
+        w = [x for r in W for x in r]
+        for a in range(n):
+            J[a][a] += nu
+            J[a][n] = w[a]
+            J[n][a] = w[a]
+        return J
+
+    def solve(self, J, rhs) -> list:
+        """J x = rhs by floating-point LU at the context's precision (flint, no error bounds)."""
+        n = len(rhs)
+        with flint.ctx.workprec(int(self.ctx.prec)):
+            A = flint.arb_mat(n, n, [mpf_to_arb(x) for row in J for x in row])
+            b = flint.arb_mat(n, 1, [mpf_to_arb(x) for x in rhs])
+            try:
+                x = A.solve(b, algorithm="approx")
+            except ZeroDivisionError:
+                raise NoConvergence("the path's Newton system is singular at this precision") from None
+            return [arb_mid_to_mpf(self.ctx, x[i, 0]) for i in range(n)]
+
+
+def _merit(ctx, F1, F2, g, W, nu, B):
+    """max(relative stationarity, relative norm defect): scale-free Newton progress measure."""
+    scale1 = frob(ctx, g) + abs(nu) * frob(ctx, W)
+    r1 = frob(ctx, F1) / scale1 if scale1 else frob(ctx, F1)
+    return max(r1, abs(F2) / (B * B))
+
+
+def _newton(sys_: _System, W, nu, B, step_tol):
+    """Damped Newton on (W, nu) at radius B; returns (W, nu, steps, S) or raises NoConvergence.
+
+    Converged when a full Newton step on W is below ``step_tol`` (that step is applied); otherwise
+    the step is halved until the scale-free merit decreases (keeping nu > 0).
+    """
+    ctx = sys_.ctx
+    V, d = sys_.V, sys_.d
+    F1, F2, S, g = sys_.residual(W, nu, B)
+    merit = _merit(ctx, F1, F2, g, W, nu, B)
+    for it in range(1, MAX_NEWTON + 1):
+        J = sys_.jacobian(W, nu, S)
+        delta = sys_.solve(J, [-x for r in F1 for x in r] + [-F2])
+        size = ctx.sqrt(ctx.fsum(x * x for x in delta[:-1]))
+        if size <= step_tol and nu + delta[-1] > 0:
+            W = [[W[v][i] + delta[v * d + i] for i in range(d)] for v in range(V)]
+            nu = nu + delta[-1]
+            return W, nu, it, sys_.residual(W, nu, B)[2]
+        t = ctx.one
+        while True:
+            nu_t = nu + t * delta[-1]
+            if nu_t > nu / 4:
+                W_t = [[W[v][i] + t * delta[v * d + i] for i in range(d)] for v in range(V)]
+                F1, F2, S_t, g = sys_.residual(W_t, nu_t, B)
+                merit_t = _merit(ctx, F1, F2, g, W_t, nu_t, B)
+                if merit_t < merit:
+                    break
+            t /= 2
+            if t < ctx.power(2, -40):
+                raise NoConvergence(f"path Newton line search failed at B = {float(B):g}")
+        W, nu, S, merit = W_t, nu_t, S_t, merit_t
+    raise NoConvergence(f"path Newton did not converge in {MAX_NEWTON} steps at B = {float(B):g}")
+
+
+def _hypotheses(problem: NumericProblem) -> str | None:
+    if problem.instance.is_trivial():
+        return "trivial instance (every support is the whole vocabulary)"
+    if not problem.compatible:
+        return "not compatible"
+    if not problem.separable:
+        return "not separable"
+    return None
+
+
+def run_path(problem: NumericProblem, radii: Sequence = DEFAULT_RADII, precision: int = 50,
+             confirm_digits: int | None = None, max_radius=Fraction(2560),
+             progress: Callable[[int, int], None] | None = None) -> PathRun:
+    """Compute W_B at each radius (sorted), then keep doubling B until P_F(W_B) matches W* to
+    ``confirm_digits`` digits or B would exceed ``max_radius``.
+
+    Requires a compatible, separable, non-trivial problem; otherwise returns a PathRun with no
+    points and ``skipped`` naming the failing hypothesis. Instances with V d > MAX_UNKNOWNS are not
+    run (``not_run``). Raises NoConvergence if Newton fails. Deterministic. All arithmetic in a
+    local mpmath context (flint's precision only inside ``workprec``).
+    """
+    start = time.perf_counter()
+    confirm = max(1, precision - 20) if confirm_digits is None else confirm_digits
+    ctx = mpmath.MPContext()
+    ctx.dps = precision + PATH_GUARD
+    why = _hypotheses(problem)
+    if why is not None:
+        return PathRun(precision, confirm, [], ctx, skipped=why)
+    inst = problem.instance
+    if inst.V * inst.d > MAX_UNKNOWNS:
+        return PathRun(precision, confirm, [], ctx,
+                       not_run=(f"the dense Newton path has V d = {inst.V * inst.d} unknowns, above "
+                                f"the limit {MAX_UNKNOWNS}"))
+    radii = sorted({Fraction(b) for b in radii})
+    if not radii or radii[0] <= 0:
+        raise ValueError("radii must be positive")
+    tracer = _Tracer(problem, precision, ctx, confirm, progress, len(radii))
+    for B in radii:
+        tracer.reach(B)
+        tracer.record(B, added=False)
+    B = radii[-1]
+    doublings = 0
+    while not tracer.confirmed() and 2 * B <= Fraction(max_radius) and doublings < MAX_DOUBLINGS:
+        B, doublings = 2 * B, doublings + 1
+        tracer.reach(B)
+        tracer.record(B, added=True)
+    return PathRun(precision, confirm, tracer.points, ctx, None, tracer.confirmed(),
+                   time.perf_counter() - start)
+
+
+class _Tracer:
+    """Continuation state: the current (B, W, nu, tangent) and the recorded points."""
+
+    def __init__(self, problem, precision, ctx, confirm, progress, n_requested):
+        self.problem, self.precision, self.ctx, self.confirm = problem, precision, ctx, confirm
+        self.progress, self.n_requested = progress, n_requested
+        self.exact = exact_data(problem)
+        self.mm_norm = math.sqrt(float(problem.W_mm_norm_sq))
+        self.systems: dict[int, _System] = {}
+        self.points: list[PathPoint] = []
+        self.B = None
+        self.W = self.nu = self.tangent = None
+        self.steps = 0
+        self.h = Fraction(max(1, round(self.mm_norm)))
+
+    def system(self, B) -> _System:
+        digits = path_digits(self.precision, B, self.mm_norm)
+        self.ctx.dps = digits
+        if digits not in self.systems:
+            self.systems = {digits: _System(self.problem, self.exact, self.ctx)}
+        return self.systems[digits]
+
+    def step_tol(self, B):
+        return self.ctx.power(10, -(self.precision + PATH_GUARD // 2)) * max(1, q2mpf(self.ctx, B))
+
+    def _start(self, B):
+        """Steepest-descent start: for small B, W_B ~ -B grad CE(0) / ||grad CE(0)||."""
+        sys_ = self.system(B)
+        ctx = self.ctx
+        zero = [[ctx.zero] * sys_.d for _ in range(sys_.V)]
+        g = sys_.ev.grad(zero)
+        ng = frob(ctx, g)
+        if not ng:
+            raise NoConvergence("grad CE(0) = 0: W = 0 minimises CE, the ball constraint never binds")
+        Bm = q2mpf(ctx, B)
+        W = [[-Bm * x / ng for x in r] for r in g]
+        nu = ng / Bm
+        return W, nu
+
+    def reach(self, target: Fraction) -> None:
+        """Continue from the current point to radius ``target`` (adaptive steps)."""
+        if self.B is None:
+            B0 = min(target, Fraction(1, 2))
+            W, nu = self._start(B0)
+            sys_ = self.system(B0)
+            W, nu, steps, S = _newton(sys_, W, nu, q2mpf(self.ctx, B0), self.step_tol(B0))
+            self._accept(B0, W, nu, steps, S, sys_)
+        while self.B < target:
+            Bn = min(target, self.B + self.h)
+            try:
+                steps = self._advance(Bn)
+            except NoConvergence:
+                self.h /= 2
+                if self.h < Fraction(1, 1000):
+                    raise
+                continue
+            if steps <= 7:
+                self.h = min(self.h * 3 / 2, Fraction(8 * max(1, round(self.mm_norm))))
+
+    def _advance(self, Bn: Fraction) -> int:
+        sys_ = self.system(Bn)
+        ctx = self.ctx
+        dB = q2mpf(ctx, Bn - self.B)
+        d = sys_.d
+        W = [[w + dB * self.tangent[v * d + i] for i, w in enumerate(r)] for v, r in enumerate(self.W)]
+        # nu decays exponentially in B: extrapolate log nu linearly
+        nu = self.nu * ctx.exp(dB * self.tangent[-1] / self.nu)
+        W, nu, steps, S = _newton(sys_, W, nu, q2mpf(ctx, Bn), self.step_tol(Bn))
+        self._accept(Bn, W, nu, steps, S, sys_)
+        return steps
+
+    def _accept(self, B, W, nu, steps, S, sys_):
+        J = sys_.jacobian(W, nu, S)
+        n = sys_.V * sys_.d
+        self.tangent = sys_.solve(J, [self.ctx.zero] * n + [q2mpf(self.ctx, B)])
+        self.B, self.W, self.nu = B, W, nu
+        self.steps += steps
+
+    def record(self, B: Fraction, added: bool) -> None:
+        ctx, sys_ = self.ctx, self.system(B)
+        ev = sys_.ev
+        W, nu = self.W, self.nu
+        proj = frob(ctx, msub(ev.project_F(W), ev.W_star)) if ev.W_star is not None else None
+        cos = ev.cos_gap(W)
+        with ctx.extradps(RESIDUAL_EXTRA):
+            hi = Evaluator(self.problem, self.exact, ctx)
+            Bm = q2mpf(ctx, B)
+            g = hi.grad(W)
+            stat = frob(ctx, [[gi + nu * wi for gi, wi in zip(rg, rw)] for rg, rw in zip(g, W)]) / (nu * Bm)
+            normres = frob(ctx, W) - Bm
+        d = sys_.d
+        tangent = [[self.tangent[v * d + i] for i in range(d)] for v in range(sys_.V)]
+        self.points.append(PathPoint(B=B, W=W, nu=+nu, digits=int(ctx.dps), newton_steps=self.steps,
+                                     norm_residual=+normres, stationarity=+stat, proj_err=proj,
+                                     cos_gap=cos, tangent=tangent, added=added))
+        self.steps = 0
+        if self.progress is not None:
+            self.progress(len(self.points), max(self.n_requested, len(self.points)))
+
+    def target(self):
+        ev = self.system(self.B).ev
+        ws = frob(self.ctx, ev.W_star)
+        return self.ctx.power(10, -self.confirm) * max(self.ctx.one, ws)
+
+    def confirmed(self) -> bool:
+        """Whether the last point matches W* to ``confirm`` digits (True when W* is unknown)."""
+        p = self.points[-1]
+        return p.proj_err is None or p.proj_err <= self.target()

@@ -1,0 +1,129 @@
+"""GD throughput per backend, against a plain float64 numpy loop, in one run.
+
+    python scripts/bench_gd.py [--precision 50] [--budget 2.0]
+
+Cases: the 3-context orthogonal case of tests/closed_forms.py (V = 4, d = m = 3) and the paper's
+App. A.2 shape (m = 50, d = 60, V = 10, |S_j| = 6) drawn with random.Random(0) exactly as
+scripts/random_case.py draws it (embeddings k/100, supports of size 6, counts 1..9, weights from the
+count totals). Only the stepping loop is timed (no checkpoint diagnostics). Targets: flint within
+5x of numpy per step on the 3-context case, within 150x on the paper-size case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+
+from ntpverify.exactnum import LinLog
+from ntpverify.instance import Instance
+from ntpverify.numeric.gd import Evaluator, exact_data, initial_point, make_stepper, working_digits
+from ntpverify.numeric.problem import NumericProblem
+
+F = Fraction
+
+
+def three_orthogonal() -> NumericProblem:
+    """The tests' closed-form case (W*, W^mm are not needed for timing)."""
+    H = ((F(1), F(0), F(0)), (F(0), F(1), F(0)), (F(0), F(0), F(2)))
+    P = ((F(2, 3), F(1, 3), F(0), F(0)), (F(0), F(1, 2), F(1, 2), F(0)), (F(1), F(0), F(0), F(0)))
+    inst = Instance(name="three-orthogonal", vocab=("a", "b", "c", "d"), contexts=("A", "B", "C"),
+                    H=H, pi=(F(1, 3),) * 3, P=P)
+    return _timing_problem(inst, F(3, 4))
+
+
+def paper_size(m: int = 50, d: int = 60, V: int = 10, support: int = 6, seed: int = 0) -> NumericProblem:
+    rng = random.Random(seed)
+    H, P, totals = [], [], []
+    for _ in range(m):
+        H.append(tuple(F(rng.randint(-100, 100), 100) for _ in range(d)))
+        toks = sorted(rng.sample(range(V), support))
+        counts = {t: rng.randint(1, 9) for t in toks}
+        tot = sum(counts.values())
+        P.append(tuple(F(counts.get(v, 0), tot) for v in range(V)))
+        totals.append(tot)
+    grand = sum(totals)
+    inst = Instance(name=f"paper-size-seed{seed}", vocab=tuple(f"t{v}" for v in range(V)),
+                    contexts=tuple(f"x{j}" for j in range(m)), H=tuple(H),
+                    pi=tuple(F(t, grand) for t in totals), P=tuple(P))
+    return _timing_problem(inst, F(1, 2))
+
+
+def _timing_problem(inst: Instance, eta: Fraction) -> NumericProblem:
+    return NumericProblem(instance=inst, entropy=LinLog(), compatible=False, separable=False,
+                          W_star=None, W_mm=None, W_mm_norm_sq=None, F_basis=(), eta=eta,
+                          eta_admissible=False)
+
+
+def time_backend(pb: NumericProblem, backend: str, precision: int, budget: float) -> float:
+    """Seconds per GD step of one backend (warm-up excluded), at precision + guard digits."""
+    ctx = mpmath.MPContext()
+    ctx.dps = working_digits(precision, 10**6)
+    ev = Evaluator(pb, exact_data(pb), ctx)
+    stepper = make_stepper(backend, ev, initial_point(pb.instance.V, pb.instance.d, None, F(0)))
+    stepper.advance(2)
+    n, spent = 1, 0.0
+    while spent < budget / 4:
+        start = time.perf_counter()
+        stepper.advance(n)
+        spent = time.perf_counter() - start
+        if spent < budget / 4:
+            n *= 4
+    return spent / n
+
+
+def time_numpy(pb: NumericProblem, budget: float) -> float:
+    """Seconds per step of the same GD in float64 numpy (max-shifted softmax)."""
+    inst = pb.instance
+    Hb = np.array([[float(x) for x in h] for h in inst.H]).T            # d x m
+    P = np.array([[float(x) for x in p] for p in inst.P]).T             # V x m
+    pi = np.array([float(x) for x in inst.pi])
+    eta = float(pb.eta)
+    W = np.zeros((inst.V, inst.d))
+
+    def run(W, n):
+        for _ in range(n):
+            L = W @ Hb
+            E = np.exp(L - L.max(axis=0))
+            S = E / E.sum(axis=0)
+            W = W - eta * (((S - P) * pi) @ Hb.T)
+        return W
+
+    run(W, 10)
+    n, spent = 10, 0.0
+    while spent < budget / 4:
+        start = time.perf_counter()
+        run(W, n)
+        spent = time.perf_counter() - start
+        if spent < budget / 4:
+            n *= 4
+    return spent / n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--precision", type=int, default=50)
+    ap.add_argument("--budget", type=float, default=2.0, help="seconds per measurement (about)")
+    a = ap.parse_args()
+    cases = [("3-context orthogonal (V=4, d=3, m=3)", three_orthogonal(), 5),
+             ("paper-size (V=10, d=60, m=50, |S|=6)", paper_size(), 150)]
+    print(f"GD steps at {a.precision} digits (+ guard digits), float64 numpy as the baseline")
+    for name, pb, target in cases:
+        base = time_numpy(pb, a.budget)
+        rows = [("numpy float64", base)]
+        for backend in ("flint", "mpmath"):
+            rows.append((backend, time_backend(pb, backend, a.precision, a.budget)))
+        print(f"\n{name}")
+        for label, sec in rows:
+            print(f"  {label:14s} {sec * 1e6:12.1f} us/step {1 / sec:12.0f} it/s   {sec / base:8.1f}x numpy")
+        flint_ratio = rows[1][1] / base
+        verdict = "met" if flint_ratio <= target else "missed"
+        print(f"  target: flint within {target}x of numpy -> {verdict} ({flint_ratio:.1f}x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The norm-ball path: confirms W* to >= 30 digits, exact norm, exponential rate, continuation."""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+import mpmath
+import pytest
+
+from closed_forms import separable_incompatible, three_orthogonal
+from ntpverify.numeric.gd import Evaluator, exact_data, frob, msub
+from ntpverify.numeric.path import DEFAULT_RADII, path_digits, run_path
+
+
+@pytest.fixture(scope="module")
+def default_path():
+    start = time.perf_counter()
+    path = run_path(three_orthogonal(), DEFAULT_RADII, precision=50)
+    return path, time.perf_counter() - start
+
+
+def test_default_path_confirms_w_star_to_30_digits(default_path):
+    path, seconds = default_path
+    assert seconds < 30
+    assert path.confirm_digits == 30 and path.target_reached
+    last = path.points[-1]
+    assert last.proj_err < mpmath.mpf(10) ** -30
+    assert [p.B for p in path.points][:6] == list(DEFAULT_RADII)
+    assert all(p.added for p in path.points[6:]) and len(path.points) > 6
+
+
+def test_points_lie_on_the_sphere_with_positive_multiplier(default_path):
+    path, _ = default_path
+    ctx = path.ctx
+    for p in path.points:
+        assert p.nu > 0
+        assert abs(p.norm_residual) <= ctx.mpf(10) ** -50 * p.B
+        assert p.stationarity <= ctx.mpf(10) ** -50
+    nus = [p.nu for p in path.points]
+    assert nus == sorted(nus, reverse=True)
+
+
+def test_projection_error_decays_like_exp_minus_b_over_norm(default_path):
+    path, _ = default_path
+    ctx = path.ctx
+    mm = ctx.sqrt(ctx.mpf(35) / 16)                            # ||W^mm|| of three_orthogonal
+    p80, p160 = path.points[5], path.points[6]
+    slope = ctx.log(p160.proj_err / p80.proj_err) / 80
+    assert abs(slope * mm + 1) < ctx.mpf(1) / 100
+    gaps = [p.cos_gap for p in path.points]
+    assert gaps == sorted(gaps, reverse=True)
+
+
+def test_json_is_the_contract_list(default_path):
+    path, _ = default_path
+    js = path.to_json()
+    assert [row["B"] for row in js[:6]] == ["2", "5", "10", "20", "40", "80"]
+    assert all({"B", "proj_err", "cos_gap"} <= set(row) for row in js)
+    assert js[-1]["added"] is True and "added" not in js[0]
+
+
+def test_continuation_does_not_change_the_answer():
+    pb = three_orthogonal()
+    direct = run_path(pb, (Fraction(20),), precision=30, confirm_digits=1)
+    stepped = run_path(pb, (Fraction(3), Fraction(9), Fraction(20)), precision=30, confirm_digits=1)
+    a, b = direct.points[0], stepped.points[-1]
+    assert a.B == b.B == 20
+    assert frob(direct.ctx, msub(a.W, b.W)) < mpmath.mpf(10) ** -30
+
+
+def test_small_radius_follows_steepest_descent():
+    pb = three_orthogonal()
+    path = run_path(pb, (Fraction(1, 1000),), precision=30, confirm_digits=1)
+    ctx = path.ctx
+    ev = Evaluator(pb, exact_data(pb), ctx)
+    g = ev.grad([[ctx.zero] * 3 for _ in range(4)])
+    W = path.points[0].W
+    cos = sum(a * b for ra, rb in zip(W, g) for a, b in zip(ra, rb)) / (frob(ctx, W) * frob(ctx, g))
+    assert cos < -1 + ctx.mpf(10) ** -5
+
+
+def test_path_is_skipped_when_hypotheses_fail():
+    path = run_path(separable_incompatible(), precision=30)
+    assert path.points == [] and "not compatible" in path.skipped and path.to_json() == []
+
+
+def test_precision_grows_with_the_radius():
+    assert path_digits(50, Fraction(0), 2.0) == 60
+    assert path_digits(50, Fraction(160), 2.0) == 60 + 35
+
+
+def test_three_contexts_reproduces_the_reference_numbers():
+    """theory.md section 5: 1e-4 at B = 20, 4e-9 at 40, 9e-18 at 80, 4e-35 at 160."""
+    from closed_forms import three_contexts
+    path = run_path(three_contexts(), precision=50)
+    errs = {p.B: p.proj_err for p in path.points}
+    for B, ref in ((20, 1e-4), (40, 4e-9), (80, 9e-18), (160, 4e-35)):
+        assert 0.75 < float(errs[Fraction(B)] / mpmath.mpf(ref)) < 1.33, (B, errs[Fraction(B)])

@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import flint
-import mpmath
 import numpy as np
 
 from .constraints import Geometry
 from .exactnum import LinLog, log_exponents
 from .instance import Instance
-from .linalg import integer_vector, ldl_psd, pivots, solve, submatrix, to_frac, to_fmpq
+from .linalg import integer_vector, ldl_psd, mat, pivots, rows_of, solve, submatrix, to_frac
 
 VALUE_DIGITS = 40   # significant digits of the decimal values in certificates (>= 30 promised)
 
@@ -34,19 +33,41 @@ def entropy(inst: Instance) -> LinLog:
 
 
 def decimal(value: LinLog, digits: int = VALUE_DIGITS) -> str:
-    """A decimal string of ``value`` with ``digits`` significant digits (local mpmath context)."""
-    ctx = mpmath.MPContext()
-    ctx.dps = digits + 15
-    x = value.to_mpf(ctx)
-    return ctx.nstr(x, digits, min_fixed=-5, max_fixed=5) if x else "0"
+    """``value`` with ``digits`` correct significant digits (ball arithmetic, precision doubled
+    until the ball is narrow enough; a non-zero LinLog is a non-zero number, so this ends)."""
+    if not value.terms:
+        return "0"
+
+    def arb_value():
+        total = flint.arb(0)
+        for (s, q), c in value.terms.items():
+            term = flint.arb(c.numerator) / c.denominator
+            if s != 1:
+                term *= flint.arb(s).sqrt()
+            if q != 1:
+                term *= flint.arb(q).log()
+            total += term
+        return total
+
+    return _arb_decimal(arb_value, digits)
 
 
 def sqrt_decimal(r: Fraction, digits: int = VALUE_DIGITS) -> str:
-    """sqrt(r) as a decimal string with ``digits`` significant digits."""
-    ctx = mpmath.MPContext()
-    ctx.dps = digits + 15
-    x = ctx.sqrt(ctx.mpf(r.numerator) / r.denominator)
-    return ctx.nstr(x, digits, min_fixed=-5, max_fixed=5) if x else "0"
+    """sqrt(r) with ``digits`` correct significant digits."""
+    if r == 0:
+        return "0"
+    return _arb_decimal(lambda: (flint.arb(r.numerator) / r.denominator).sqrt(), digits)
+
+
+def _arb_decimal(fn, digits: int) -> str:
+    bits = 4 * digits + 64
+    while bits <= 1 << 20:
+        with flint.ctx.workprec(bits):
+            x = fn()
+            if x.rel_accuracy_bits() >= int(3.33 * digits) + 16:
+                return x.str(digits, radius=False)
+        bits *= 2
+    raise RuntimeError("could not evaluate a decimal value")  # pragma: no cover
 
 
 @dataclass
@@ -187,13 +208,14 @@ def choose_step(inst: Instance, eta: Fraction | None) -> Step:
     lam_text = f"{lam:.15g}"
     if eta is None:
         if lam <= 0:
-            return Step(Fraction(1), True, True, lam_text, ldl_psd([[Fraction(1) - x for x in r] for r in M]))
+            return Step(Fraction(1), True, True, lam_text, psd_certificate([[Fraction(int(r == c)) - M[r][c]
+                                                                             for c in range(d)] for r in range(d)]))
         target = 0.995 / lam
         for _ in range(50):
             eta_try = _short_rational_below(target)
             S = [[(Fraction(1) / eta_try if r == c else Fraction(0)) - M[r][c] for c in range(d)]
                  for r in range(d)]
-            ldl = ldl_psd(S)
+            ldl = psd_certificate(S)
             if ldl is not None:
                 if eta_try * _rayleigh(M, top) >= Fraction(98, 100):
                     return Step(eta_try, True, True, lam_text, ldl, top)
@@ -201,11 +223,41 @@ def choose_step(inst: Instance, eta: Fraction | None) -> Step:
             target *= 0.99
         raise RuntimeError("could not certify an automatic step")  # pragma: no cover
     S = [[(Fraction(1) / eta if r == c else Fraction(0)) - M[r][c] for c in range(d)] for r in range(d)]
-    ldl = ldl_psd(S)
+    ldl = psd_certificate(S)
     if ldl is not None:
         return Step(eta, False, True, lam_text, ldl)
     v = top if eta * _rayleigh(M, top) > 1 else _violating_vector(S)
     return Step(eta, False, False, lam_text, None, v)
+
+
+def psd_certificate(S: list[list[Fraction]]) -> tuple | None:
+    """(L, D) with L unit lower triangular, D >= 0 and E = S - L D L^T diagonally dominant with
+    a non-negative diagonal (so S = L D L^T + E is PSD), or None if S is not PSD.
+
+    First a short certificate: a float LDL^T of S - delta I (delta = half the smallest
+    eigenvalue), rounded to multiples of 2^-40; the exact remainder E is about delta I. Its
+    entries stay short, so the checker's products are fast. When S is singular or nearly so,
+    the exact LDL^T (E = 0) is used instead.
+    """
+    d = len(S)
+    Sf = np.array([[float(x) for x in row] for row in S])
+    lam_min = float(np.linalg.eigvalsh(Sf)[0]) if d else 0.0
+    scale = max(1.0, float(np.max(np.abs(Sf)))) if d else 1.0
+    if lam_min > 1e-8 * scale:
+        delta = lam_min / 2
+        C = np.linalg.cholesky(Sf - delta * np.eye(d))
+        diag = np.diag(C)
+        Lf = C / diag
+        unit = Fraction(1, 2**40)
+        L = [[Fraction(int(r == c)) if c >= r else Fraction(round(Lf[r, c] * 2**40)) * unit
+              for c in range(d)] for r in range(d)]
+        D = [Fraction(int(np.floor(x * x * 2**40))) * unit for x in diag]
+        Lm = mat(L)
+        Dm = mat([[D[r] if r == c else Fraction(0) for c in range(d)] for r in range(d)])
+        E = rows_of(mat(S) - Lm * Dm * Lm.transpose())
+        if all(E[i][i] >= sum(abs(E[i][k]) for k in range(d) if k != i) for i in range(d)):
+            return L, D
+    return ldl_psd(S)
 
 
 def _short_rational_below(x: float) -> Fraction:

@@ -464,7 +464,7 @@ def _cos_verdict(ctx, ks, gaps, direc: LimitAnalysis, tols: Tolerances, axis: st
                       for k, g, x in zip(ks, gaps, scaled)],
           "criterion": (f"pass if 1 - cos fell over each of the last two {step}s, (1 - cos) {name} grew by "
                         f"at most a factor {fmt_q(tols.cos_bound)} over them, and the {what}'s error fell "
-                        f"over the last {step}; fail if the {what} converges to another direction "
+                        f"over the last {step} (or is at the precision floor); fail if the {what} converges to another direction "
                         f"(trusted extrapolation) or 1 - cos rose over both {step}s; else inconclusive")}
     head = f"1 - cos(W, W^mm) = {_s(ctx, gaps[-1], 3)} at {at} = {_label(ks[-1])}"
     if direc.status == FAIL and "converges" in direc.note:
@@ -475,7 +475,10 @@ def _cos_verdict(ctx, ks, gaps, direc: LimitAnalysis, tols: Tolerances, axis: st
     rising = gaps[-1] > gaps[-2] > gaps[-3]
     bounded = scaled[-1] <= bound * scaled[-3]
     errs = direc.evidence["errors"]
-    dir_falling = ctx.mpf(errs[-1]["error"]) < ctx.mpf(errs[-2]["error"])
+    floor = ctx.mpf(direc.evidence.get("floor", 0))
+    # an error already at the precision floor counts as converged (its last digits are noise)
+    dir_falling = (ctx.mpf(errs[-1]["error"]) < ctx.mpf(errs[-2]["error"])
+                   or ctx.mpf(errs[-1]["error"]) <= floor)
     ev.update({"falling": bool(falling), "scaled_bounded": bool(bounded),
                "direction_error_falling": bool(dir_falling)})
     if rising:

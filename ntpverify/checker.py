@@ -69,13 +69,11 @@ def _expr(terms: list) -> str:
 
 
 def _close(decimal: str, exact_fn) -> bool:
-    """Does the decimal string agree with exact_fn() (an arb) to all but its last two digits?"""
+    """Is the decimal string exact_fn() (an arb) to at least 30 significant digits?"""
     with flint.ctx.workprec(600):
         shown = flint.arb(decimal)
         exact = exact_fn()
-        digits = len(decimal.split("e")[0].replace("-", "").replace(".", "").lstrip("0"))
-        tol = abs(shown) * flint.arb(10) ** (-(digits - 2)) + flint.arb(10) ** -150
-        return bool(abs(exact - shown) < tol)
+        return bool(abs(exact - shown) <= abs(exact) * flint.arb(10) ** -30 + flint.arb(10) ** -300)
 
 
 def _log_value(terms: list):

@@ -97,14 +97,22 @@ def prop1(ex, precision: int) -> ClaimResult:
         ratio = gap * ctx.exp(gval) / C
         rows.append({"g": gval, "gap": ctx.nstr(gap, 12), "gap_times_e^g_over_C": ctx.nstr(ratio, 15)})
     final = abs(gaps[-1] * ctx.exp(PROP1_G[-1]) / C - 1)
+    before = abs(gaps[-2] * ctx.exp(PROP1_G[-2]) / C - 1)
     positive = all(x > 0 for x in gaps)
     decreasing = all(b < a for a, b in zip(gaps, gaps[1:]))
     ev = {"working_digits": ctx.dps, "C": ctx.nstr(C, 20), "table": rows,
-          "criterion": f"gap > 0 at every g, decreasing, and |gap e^g / C - 1| <= {PROP1_RATIO_TOL} at g = {PROP1_G[-1]}",
+          "criterion": (f"pass: gap > 0 at every g, decreasing, and |gap e^g / C - 1| <= {PROP1_RATIO_TOL} at "
+                        f"g = {PROP1_G[-1]}; fail: gap not positive and decreasing, or |gap e^g / C - 1| above "
+                        f"the tolerance and not falling between the last two g; else inconclusive"),
           "final_ratio_error": ctx.nstr(final, 5)}
     if not positive or not decreasing:
         return ClaimResult("prop1", Status.FAIL, "CE(W* + g W^mm) - H is not positive and decreasing", ev)
-    if final <= ctx.mpf(PROP1_RATIO_TOL.numerator) / PROP1_RATIO_TOL.denominator:
+    tol = ctx.mpf(PROP1_RATIO_TOL.numerator) / PROP1_RATIO_TOL.denominator
+    if final > tol and final >= before:
+        return ClaimResult("prop1", Status.FAIL,
+                           f"CE - H does not decay like C e^(-g): gap e^g / C moves away from 1 "
+                           f"({ctx.nstr(before, 3)} at g = {PROP1_G[-2]}, {ctx.nstr(final, 3)} at g = {PROP1_G[-1]})", ev)
+    if final <= tol:
         return ClaimResult("prop1", Status.PASS,
                            f"CE - H > 0 and decays like C e^(-g): ratio error {ctx.nstr(final, 3)} at g = {PROP1_G[-1]}", ev)
     return ClaimResult("prop1", Status.INCONCLUSIVE,

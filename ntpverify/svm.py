@@ -172,8 +172,7 @@ def _nonneg_multipliers(geo: Geometry, coeffs, tight: list[int]):
         _, sol = linprog([0] * (2 * len(N)), A, bvec)
     except InfeasibleLPError:
         return None
-    z = [Fraction(int(sol[k].p), int(sol[k].q)) - Fraction(int(sol[len(N) + k].p), int(sol[len(N) + k].q))
-         for k in range(len(N))]
+    z = [Fraction(str(sol[k])) - Fraction(str(sol[len(N) + k])) for k in range(len(N))]
     full = {i: x0[i] + sum((z[k] * N[k][pos] for k in range(len(N))), Fraction(0))
             for pos, i in enumerate(cols)}
     return {i: to_fmpq(v) for i, v in full.items() if v != 0}
@@ -304,7 +303,7 @@ def exact_farkas_lp(geo: Geometry) -> dict | None:
         _, sol = linprog([0] * (2 * nE + nI), None, None, A_eq, b_eq)
     except InfeasibleLPError:
         return None
-    vals = [Fraction(int(v.p), int(v.q)) for v in sol]
+    vals = [Fraction(str(v)) for v in sol]
     mu = {i: vals[i] - vals[nE + i] for i in range(nE) if vals[i] != vals[nE + i]}
     lam = {nE + k: vals[2 * nE + k] for k in range(nI) if vals[2 * nE + k] != 0}
     return {"lam": lam, "mu": mu}

@@ -165,6 +165,58 @@ def _progress_factory():
 
 
 @main.command()
+@click.argument("case_path", metavar="CASE")
+@click.option("--iterations", type=click.IntRange(1, 10**9), help="GD iterations (default: the case's).")
+@click.option("--precision", type=click.IntRange(15, 5000), help="Decimal digits (default: the case's).")
+@click.option("--backend", type=click.Choice(["flint", "mpmath"]), default="flint", show_default=True)
+@click.option("--json", "json_path", metavar="PATH|-", help="Write numeric.gd as JSON ('-' for stdout).")
+@_guard
+def gd(case_path, iterations, precision, backend, json_path):
+    """Run only gradient descent on CASE and report its checkpoints (timing and exploration)."""
+    import time
+
+    from .instance import load_case
+    from .numeric.gd import run_gd
+    from .runner import numeric_problem, run_exact
+
+    case = load_case(case_path)
+    ex = run_exact(case.instance, case.settings.gd.step)
+    iters = iterations or case.settings.gd.iterations
+    prec = precision or case.settings.precision
+    progress = _progress_factory()
+    start = time.perf_counter()
+    run = run_gd(numeric_problem(ex), iters, prec, backend, init_seed=case.settings.gd.init_seed,
+                 init_scale=case.settings.gd.init_scale,
+                 progress=None if progress is None else (lambda k, n: progress(k, n, "gradient descent")))
+    seconds = time.perf_counter() - start
+    data = run.to_json()
+    out = sys.stderr if json_path == "-" else sys.stdout
+    click.echo(f"{case.instance.name}: {iters} GD steps, eta = {data['eta']} "
+               f"({'admissible' if ex.step.admissible else 'NOT admissible'}), {backend} at {prec} digits: "
+               f"{seconds:.2f} s, {1e6 * seconds / iters:.1f} us per step", file=out)
+    keys = [k for k in ("loss_gap", "proj_err", "cos_gap", "norm") if any(k in c for c in data["checkpoints"])]
+    click.echo("  " + "".join(f"{h:>14}" for h in ["k"] + keys), file=out)
+    for c in data["checkpoints"]:
+        click.echo("  " + f"{c['k']:>14}" + "".join(f"{_short(c.get(k)):>14}" for k in keys), file=out)
+    click.echo(f"  rounding bound: {data['rounding_bound']['bound']} ({data['rounding_bound']['kind']})", file=out)
+    if json_path:
+        data["seconds"] = round(seconds, 3)
+        if json_path == "-":
+            sys.stdout.write(dumps(data))
+        else:
+            write_atomic(json_path, dumps(data))
+
+
+def _short(x) -> str:
+    if x is None:
+        return "-"
+    try:
+        return f"{float(x):.4e}"
+    except ValueError:
+        return str(x)[:12]
+
+
+@main.command()
 @click.argument("cert_path", metavar="CERT.json")
 @_guard
 def verify(cert_path):

@@ -196,7 +196,17 @@ def check_F(I: Inst, ex: dict) -> list:
                 for col in range(I.d):
                     G[r * I.d + col, c] = B[r, col]
         rank = (G.transpose() * G).rank()
-    return [("F.generators_covered", cover, "every generator is in the basis or in the span list, once"),
+    out = []
+    if ex.get("F_projector") is not None:            # optional: present for V d <= 144
+        n = I.V * I.d
+        P = _mat(ex["F_projector"], n, n)
+        vecs = [I.combo([(k[0], *I.gens[k], Fraction(1))]) for k in I.gens]
+        fixes = all(P * flint.fmpq_mat(n, 1, [B[r, c] for r in range(I.V) for c in range(I.d)])
+                    == flint.fmpq_mat(n, 1, [B[r, c] for r in range(I.V) for c in range(I.d)]) for B in vecs)
+        trace = sum((P[i, i] for i in range(n)), ZERO)
+        out.append(("F.projector", P == P.transpose() and P * P == P and fixes and trace == len(basis),
+                    "P symmetric, P^2 = P, P B = B for every generator, trace P = dim F"))
+    return out + [("F.generators_covered", cover, "every generator is in the basis or in the span list, once"),
             _worst("F.span", bad),
             ("F.basis_independent", rank == len(basis), f"rank of the basis Gram matrix {rank}"),
             ("F.dim", ex["F_dim"] == len(basis), f"claimed {ex['F_dim']}, basis has {len(basis)}")]

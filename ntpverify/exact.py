@@ -96,6 +96,24 @@ def subspace_F(geo: Geometry) -> FResult:
     return FResult(basis, span)
 
 
+PROJECTOR_MAX_CELLS = 144     # the projector (V d x V d) goes into certificates up to V d = 144
+
+
+def projector(geo: Geometry, F: FResult) -> list[list[Fraction]]:
+    """P_F on vec(W) (row-major: index v * d + c): G_b^T (G_b G_b^T)^{-1} G_b for the basis rows."""
+    inst = geo.inst
+    n = inst.V * inst.d
+    if not F.basis:
+        return [[Fraction(0)] * n for _ in range(n)]
+    rows = []
+    for i in F.basis:
+        B = geo.matrix({i: Fraction(1)})
+        rows.append([x for r in B for x in r])
+    Gb = mat(rows)
+    X = solve(submatrix(geo.Q, F.basis, F.basis), Gb)
+    return rows_of(Gb.transpose() * X)
+
+
 def log_odds_exponents(geo: Geometry) -> list[dict[int, int]]:
     """b_i = log(p_{j,z} / p_{j,a_j}) = sum_q e_{iq} log q, for each generator i."""
     inst = geo.inst

@@ -83,6 +83,8 @@ def exact_json(ex: Exact) -> dict:
     out["F_span"] = [{"generator": _pair(ex, i),
                       "coefficients": [{"generator": _pair(ex, k), "x": fmt_q(x)} for k, x in sorted(c.items())]}
                      for i, c in sorted(ex.F.span.items())]
+    n = ex.inst.V * ex.inst.d
+    out["F_projector"] = (_mat(exact.projector(geo, ex.F)) if n <= exact.PROJECTOR_MAX_CELLS else None)
     out["compatible"] = ex.compat.compatible
     if ex.compat.compatible:
         out["W_star"] = {

@@ -56,6 +56,9 @@ MUTANTS = {
     "entropy value digit": lambda c: c["exact"]["entropy"].__setitem__("value", _flip_digit(c["exact"]["entropy"]["value"], 20)),
     "F_dim": lambda c: c["exact"].__setitem__("F_dim", c["exact"]["F_dim"] + 1),
     "F basis element dropped": lambda c: c["exact"]["F_basis"].pop(),
+    "F projector entry": lambda c: c["exact"]["F_projector"][0].__setitem__(0, "1"),
+    "F projector scaled": lambda c: c["exact"].__setitem__(
+        "F_projector", [[_bump(x) if x != "0" else x for x in r] for r in c["exact"]["F_projector"]]),
     "W_star expr": lambda c: c["exact"]["W_star"]["expr"][0].__setitem__(0, "1/3*log(2)"),
     "W_star value": lambda c: c["exact"]["W_star"]["value"][0].__setitem__(0, "0.35"),
     "W_star prime matrix": lambda c: c["exact"]["W_star"]["by_prime"][0]["matrix"][0].__setitem__(1, "1/5"),

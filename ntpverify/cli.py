@@ -153,6 +153,8 @@ def _progress_factory():
 
     def progress(done: int, total: int, label: str = "gradient descent"):
         bar = state.get(label)
+        if bar is None and done >= total:      # nothing left to show (e.g. an extra path radius)
+            return
         if bar is None:
             bar = click.progressbar(length=total, label=label, file=sys.stderr)
             bar.__enter__()

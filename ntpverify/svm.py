@@ -137,47 +137,6 @@ def _kkt_on(geo: Geometry, S: list[int]):
     return coeffs, geo.values(coeffs)
 
 
-def _nonneg_multipliers(geo: Geometry, coeffs, tight: list[int]):
-    """Multipliers lambda >= 0 on ``tight`` and free mu on E with sum = W, or None (exact LP).
-
-    Used when the tight constraints are linearly dependent, so multipliers are not unique."""
-    from sympy import Rational
-    from sympy.solvers.simplex import InfeasibleLPError, linprog
-
-    cols = list(range(geo.nE)) + tight
-    Qc = submatrix(geo.Q, cols, cols)
-    rhs_vals = geo.values(coeffs, cols)
-    r = flint.fmpq_mat(len(cols), 1, [rhs_vals[i] for i in cols])
-    # particular solution on an independent subset, then the null space directions
-    piv = pivots(Qc)
-    base = [cols[p] for p in piv]
-    xb = solve(submatrix(geo.Q, base, base), flint.fmpq_mat(len(base), 1, [rhs_vals[i] for i in base]))
-    x0 = {i: Fraction(0) for i in cols}
-    for k, i in enumerate(base):
-        x0[i] = to_frac(xb[k, 0])
-    N = nullspace(Qc)
-    del r
-    nE = geo.nE
-    if not N:
-        return None
-    # variables z (free) -> lambda_t = x0_t + sum_k z_k N_k[t] >= 0 for t in tight
-    # split z = zp - zn (linprog variables are non-negative)
-    A, bvec = [], []
-    for pos, t in enumerate(tight):
-        row = [-N[k][nE + pos] for k in range(len(N))]
-        A.append([Rational(v.numerator, v.denominator) for v in row]
-                 + [Rational(-v.numerator, v.denominator) for v in row])
-        bvec.append(Rational(x0[t].numerator, x0[t].denominator))
-    try:
-        _, sol = linprog([0] * (2 * len(N)), A, bvec)
-    except InfeasibleLPError:
-        return None
-    z = [Fraction(str(sol[k])) - Fraction(str(sol[len(N) + k])) for k in range(len(N))]
-    full = {i: x0[i] + sum((z[k] * N[k][pos] for k in range(len(N))), Fraction(0))
-            for pos, i in enumerate(cols)}
-    return {i: to_fmpq(v) for i, v in full.items() if v != 0}
-
-
 def refine(geo: Geometry, guess: list[int], max_rounds: int | None = None) -> SvmResult | None:
     """Exact KKT point of the NTP-SVM from a guessed tight set, or None if the repair loop stalls.
 
@@ -219,10 +178,9 @@ def refine(geo: Geometry, guess: list[int], max_rounds: int | None = None) -> Sv
         if not negative:
             return _result(geo, coeffs, vals, log)
         tight = [i for i in range(nE, nE + nI) if vals[i] == 1]
-        alt = _nonneg_multipliers(geo, coeffs, tight) if len(tight) + nE > len(coeffs) else None
-        if alt is not None:
-            log.append(f"|S|={len(S)}: multipliers not unique; non-negative set found by exact LP")
-            return _result(geo, alt, vals, log)
+        if len(tight) + nE > len(coeffs) and len(tight) > len(S):
+            log.append(f"|S|={len(S)}: tight constraints are dependent; multipliers left to the exact NNLS")
+            return None
         worst = min(negative, key=lambda i: coeffs[i])
         log.append(f"|S|={len(S)}: dropped {geo.label(worst)} (lambda < 0)")
         S = [i for i in S if i != worst and vals[i] == 1]
@@ -237,8 +195,11 @@ def _result(geo: Geometry, coeffs, vals, log) -> SvmResult:
     W = geo.matrix({**lam, **mu})
     norm_sq = sum((x * x for row in W for x in row), Fraction(0))
     tight = [i for i in range(nE, len(geo.all)) if vals[i] == 1]
-    if norm_sq != sum(lam.values(), Fraction(0)):
-        raise InternalError("strong duality failed on an exact KKT point")
+    ok = (all(vals[i] == 0 for i in range(nE)) and all(vals[i] >= 1 for i in range(nE, len(geo.all)))
+          and all(v > 0 for v in lam.values()) and all(vals[i] == 1 for i in lam)
+          and norm_sq == sum(lam.values(), Fraction(0)))
+    if not ok:
+        raise InternalError("an exact KKT point failed its own KKT conditions")
     return SvmResult(True, W=W, norm_sq=norm_sq, lam=lam, mu=mu, tight=tight, log=log)
 
 
@@ -284,29 +245,74 @@ def exact_farkas(geo: Geometry, lam_num, mu_num) -> dict | None:
     return None
 
 
-def exact_farkas_lp(geo: Geometry) -> dict | None:
-    """The exact decision for small instances: an exact simplex LP for a Farkas combination."""
-    from sympy import Rational
-    from sympy.solvers.simplex import InfeasibleLPError, linprog
+def exact_ldp(geo: Geometry, warm: list[int] | None = None, max_rounds: int | None = None) -> SvmResult:
+    """The exact decision: least-distance programming by Lawson-Hanson NNLS in rationals.
 
+    min ||W|| s.t. <G_i, W> >= b_i (each equality as two inequalities) is solved through
+    min ||E u - f||, u >= 0, with columns E_i = (G_i, b_i) and f = (0, 1) (Lawson & Hanson 1974,
+    ch. 23), here in Gram form C = s s^T Q + b b^T. Finite in exact arithmetic. If b^T u = 1 the
+    residual vanishes: sum u_i s_i G_i = 0 with sum over margin constraints = 1, a Farkas
+    certificate. Otherwise W = sum u_i s_i G_i / (1 - b^T u), with multipliers u / (1 - b^T u).
+    ``warm``: margin constraints to start the passive set from (e.g. a numeric guess).
+    """
     nE, nI = geo.nE, len(geo.I)
-    n = nE + nI
-    # Variables: mu+ , mu-, lambda (all >= 0). Q x = 0 (x in kernel form) and sum lambda = 1.
-    A_eq, b_eq = [], []
-    for i in range(n):
-        row = [Rational(int(geo.Q[i][k].p), int(geo.Q[i][k].q)) for k in range(n)]
-        A_eq.append(row[:nE] + [-x for x in row[:nE]] + row[nE:])
-        b_eq.append(0)
-    A_eq.append([0] * (2 * nE) + [1] * nI)
-    b_eq.append(1)
-    try:
-        _, sol = linprog([0] * (2 * nE + nI), None, None, A_eq, b_eq)
-    except InfeasibleLPError:
-        return None
-    vals = [Fraction(str(v)) for v in sol]
-    mu = {i: vals[i] - vals[nE + i] for i in range(nE) if vals[i] != vals[nE + i]}
-    lam = {nE + k: vals[2 * nE + k] for k in range(nI) if vals[2 * nE + k] != 0}
-    return {"lam": lam, "mu": mu}
+    cols = [(i, 1) for i in range(nE)] + [(i, -1) for i in range(nE)] + [(nE + k, 1) for k in range(nI)]
+    b = [flint.fmpq(0)] * (2 * nE) + [flint.fmpq(1)] * nI
+    n = len(cols)
+    C = [[geo.Q[gi][gk] * (si * sk) + b[a] * b[c] for c, (gk, sk) in enumerate(cols)]
+         for a, (gi, si) in enumerate(cols)]
+    u = [flint.fmpq(0)] * n
+    P: list[int] = []
+    if warm:
+        start = [2 * nE + (i - nE) for i in sorted(set(warm)) if i >= nE]
+        keep = pivots(submatrix(C, start, start))
+        start = [start[p] for p in keep]
+        z = solve(submatrix(C, start, start), flint.fmpq_mat(len(start), 1, [b[a] for a in start])) if start else None
+        if z is not None and all(z[r, 0] > 0 for r in range(len(start))):
+            P = start
+            for r, a in enumerate(start):
+                u[a] = z[r, 0]
+    log = [f"exact NNLS (Lawson-Hanson), warm start with {len(P)} columns"]
+    max_rounds = max_rounds or 20 * n + 100
+    for _ in range(max_rounds):
+        w = [b[a] - sum((C[a][c] * u[c] for c in P), flint.fmpq(0)) for a in range(n)]
+        free = [a for a in range(n) if a not in set(P) and w[a] > 0]
+        if not free:
+            break
+        P.append(max(free, key=lambda a: (w[a], -a)))
+        while True:
+            z = solve(submatrix(C, P, P), flint.fmpq_mat(len(P), 1, [b[a] for a in P]))
+            zP = {a: z[r, 0] for r, a in enumerate(P)}
+            if all(v > 0 for v in zP.values()):
+                for a in range(n):
+                    u[a] = zP.get(a, flint.fmpq(0))
+                break
+            alpha = min(u[a] / (u[a] - zP[a]) for a in P if zP[a] <= 0)
+            for a in range(n):
+                u[a] = u[a] + alpha * (zP.get(a, flint.fmpq(0)) - u[a])
+            P = [a for a in P if u[a] > 0]
+    else:
+        raise InternalError("the exact NNLS did not terminate within its round limit")
+    total = sum((u[a] for a in range(2 * nE, n)), flint.fmpq(0))
+    if total == 1:
+        lam = {cols[a][0]: to_frac(u[a]) for a in range(2 * nE, n) if u[a] != 0}
+        mu = {i: to_frac(u[i] - u[nE + i]) for i in range(nE) if u[i] != u[nE + i]}
+        return SvmResult(False, farkas={"lam": lam, "mu": mu}, log=log + ["residual zero: not separable"])
+    scale = 1 / (1 - total)
+    coeffs: dict[int, flint.fmpq] = {}
+    for a, (gi, si) in enumerate(cols):
+        if u[a] != 0:
+            coeffs[gi] = coeffs.get(gi, flint.fmpq(0)) + u[a] * si * scale
+    coeffs = {k: v for k, v in coeffs.items() if v != 0}
+    return _result(geo, coeffs, geo.values(coeffs), log)
+
+
+def _farkas_holds(geo: Geometry, cert: dict) -> bool:
+    """Exact self-check of a Farkas combination before it leaves the producer."""
+    lam, mu = cert["lam"], cert["mu"]
+    coeffs = {**{i: to_fmpq(v) for i, v in lam.items()}, **{i: to_fmpq(v) for i, v in mu.items()}}
+    return (all(v >= 0 for v in lam.values()) and sum(lam.values(), Fraction(0)) > 0
+            and all(v == 0 for v in geo.values(coeffs).values()))
 
 
 def solve_svm(geo: Geometry) -> SvmResult:
@@ -334,16 +340,14 @@ def solve_svm(geo: Geometry) -> SvmResult:
     fk = numeric_farkas(geo)
     if fk is not None:
         cert = exact_farkas(geo, *fk)
-        if cert is not None:
+        if cert is not None and _farkas_holds(geo, cert):
             return SvmResult(False, farkas=cert, log=log + ["numeric Farkas LP rounded to an exact certificate"])
         log.append("numeric Farkas LP could not be made exact")
-    # The numeric hints failed or disagree; decide exactly from scratch.
-    res = refine(geo, [])
-    if res is not None:
-        res.log = log + ["refinement from the empty set"] + res.log
+    # The numeric hints failed, disagree or are degenerate: decide exactly (always ends).
+    warm = [nE + k for k in range(nI) if slack is not None and slack[k] <= 1e-6]
+    res = exact_ldp(geo, warm)
+    res.log = log + res.log
+    if res.separable or _farkas_holds(geo, res.farkas):
         return res
-    cert = exact_farkas_lp(geo)
-    if cert is not None:
-        return SvmResult(False, farkas=cert, log=log + ["exact simplex LP"])
     raise InternalError("neither a KKT certificate nor a Farkas certificate could be built; "
                         "this is a bug, please report the case file")

@@ -275,3 +275,46 @@ def test_w_mm_properties_zero_column_sums_and_orthogonal_to_F():
     for g in ex.geo.E:
         h = inst.H[g.j]
         assert sum((W[g.plus][c] - W[g.minus][c]) * h[c] for c in range(inst.d)) == 0
+
+
+@st.composite
+def small_instances(draw):
+    V, d, m = draw(st.integers(2, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    num = st.integers(-2, 2)
+    H = [[F(draw(num), draw(st.sampled_from([1, 2]))) for _ in range(d)] for _ in range(m)]
+    if m > 1 and draw(st.booleans()):
+        H[-1] = list(H[0])                                   # a duplicated embedding (degenerate)
+    P = []
+    for _ in range(m):
+        toks = draw(st.permutations(range(V)))[:draw(st.integers(1, V))]
+        counts = [draw(st.integers(1, 3)) for _ in toks]
+        P.append([F(counts[toks.index(v)], sum(counts)) if v in toks else F(0) for v in range(V)])
+    return instance(H, P)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_instances())
+def test_exact_nnls_alone_decides_like_the_guided_solver(inst):
+    """The exact Lawson-Hanson fallback needs no numeric hint and agrees with the main path."""
+    geo = Geometry(inst)
+    guided = svm.solve_svm(geo)
+    alone = svm.exact_ldp(geo) if geo.I else guided
+    assert alone.separable == guided.separable
+    if guided.separable:
+        assert alone.W == guided.W
+    ex = run_exact(inst, None)
+    assert checker.verify(certificate(inst, ex)) == []
+
+
+def test_sympy_free_fallback_on_a_case_where_hints_mislead(monkeypatch):
+    """A separable instance where a garbage hint used to end in sympy's LP returning zeros."""
+    H = [[F(-1), F(1)], [F(2), F(1, 2)], [F(-1), F(-1)]]
+    P = [[F(0), F(1), F(0)], [F(1, 6), F(1, 3), F(1, 2)], [F(1), F(0), F(0)]]
+    inst = instance(H, P)
+    truth = run_exact(inst, None)
+    assert truth.svm.separable
+    monkeypatch.setattr(svm, "numeric_qp", lambda geo: ("optimal", np.ones(len(geo.I)) * 0.3, -np.ones(len(geo.I))))
+    monkeypatch.setattr(svm, "numeric_ldp", lambda geo: None)
+    ex = run_exact(inst, None)
+    assert ex.svm.separable and ex.svm.W == truth.svm.W
+    assert checker.verify(certificate(inst, ex)) == []

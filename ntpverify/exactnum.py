@@ -7,6 +7,27 @@ theorem 1, log 2, log 3, log 5, ... are linearly independent over the algebraic 
 square roots of distinct square-free integers are linearly independent over Q, so two values are
 equal exactly when their canonical term lists are equal. Products of two logs are refused: their
 independence is Schanuel-conjecture territory, and the theory never needs them.
+
+Bounds (what a case file may ask for; larger inputs are refused with an ExprError, never a hang or
+a crash):
+
+- MAX_BITS: the numerator and denominator of every number a case file denotes, and of every
+  intermediate value while an expression is parsed, have at most 2048 bits (617 digits). So every
+  value prints (Python refuses to print integers over 4300 digits) and every coefficient of a
+  canonical text is a literal the parser accepts again.
+- MAX_NUMBER_CHARS: one number literal has at most 1250 characters, enough for ``fmt_q`` of any
+  value within MAX_BITS (``p/q``, 617 digits each), so canonical text always reads back.
+- MAX_FACTOR_DIGITS: ``log(x)`` factors the numerator and the denominator of x into primes and
+  ``sqrt(x)`` factors numerator * denominator, so these integers must have at most 40 digits.
+  Measured with python-flint 0.9 ``fmpz.factor()`` on balanced semiprimes (the hard case) just
+  below 10^40: median 0.06 s, worst 0.18 s of 100 (0.3 s on a loaded machine); 48 digits take
+  about 0.4 s, 60 digits about 6 s, 81 digits minutes. A square root sqrt(s) in a value has s
+  below 10^40 too, so its canonical ``sqrt(s)`` reads back.
+- MAX_EXPR_CHARS: an expression has at most 4000 characters, and so does the canonical text of
+  its value: ``parse_expr(str(v)) == v`` for every value ``parse_expr`` accepts.
+
+LinLog arithmetic itself is unbounded (the exact producers build values from instance data); the
+bounds above are checked by the parser on what a case file writes.
 """
 
 from __future__ import annotations
@@ -14,23 +35,27 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 from functools import lru_cache
+from math import gcd
 
 import flint
 
 from .errors import BadInput
 
-MAX_NUMBER_CHARS = 200      # one number literal
+MAX_NUMBER_CHARS = 1_250    # one number literal: fits fmt_q of any value within MAX_BITS
 MAX_DECIMAL_EXPONENT = 400  # 1e400 is fine, 1e999999999 is refused
-MAX_BITS = 20_000           # numerator or denominator of any intermediate rational
-MAX_EXPR_CHARS = 4_000
+MAX_BITS = 2_048            # numerator or denominator of any number or parse intermediate
+MAX_EXPR_CHARS = 4_000      # an expression, and the canonical text of its value
 MAX_EXPR_DEPTH = 60
 MAX_POWER = 1_000
+MAX_FACTOR_DIGITS = 40      # integers factored for log / sqrt (at most ~0.2 s each with flint)
+FACTOR_LIMIT = 10**MAX_FACTOR_DIGITS
+BRIEF_DIGITS = 50           # messages show integers up to this many digits, else their size
 
 _NUMBER = re.compile(
-    r"""^\s*(?P<sign>[+-]?)
-         (?: (?P<num>\d+)\s*/\s*(?P<den>\d+)
-           | (?P<int>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[+-]?\d+))? )\s*$""",
-    re.VERBOSE,
+    r"""\s*(?P<sign>[+-]?)
+         (?: (?P<num>[0-9]+)\s*/\s*(?P<den>[0-9]+)
+           | (?P<int>[0-9]*)(?:\.(?P<frac>[0-9]*))?(?:[eE](?P<exp>[+-]?[0-9]+))? )\s*""",
+    re.VERBOSE | re.ASCII,
 )
 
 
@@ -44,14 +69,16 @@ class ExprError(ValueError):
 
 def _check_size(x: Fraction) -> Fraction:
     if x.numerator.bit_length() > MAX_BITS or x.denominator.bit_length() > MAX_BITS:
-        raise ExprError(f"a number grows beyond {MAX_BITS} bits; refusing to continue")
+        raise ExprError(f"a number grows beyond {MAX_BITS} bits (here {fmt_brief(x)}); "
+                        "refusing to continue")
     return x
 
 
 def parse_number(text: object) -> Fraction:
     """The exact rational a case-file number denotes: integer, ``p/q`` or decimal literal.
 
-    A decimal literal means exactly that decimal (``0.1`` is 1/10). Raises ExprError otherwise.
+    A decimal literal means exactly that decimal (``0.1`` is 1/10). Only ASCII digits count.
+    Raises ExprError otherwise, or if the value is beyond MAX_BITS.
     """
     if isinstance(text, bool) or text is None:
         raise ExprError(f"expected a number, got {text!r}")
@@ -61,42 +88,94 @@ def parse_number(text: object) -> Fraction:
         raise ExprError(f"expected a number, got a {type(text).__name__}")
     if len(text) > MAX_NUMBER_CHARS:
         raise ExprError(f"number literal longer than {MAX_NUMBER_CHARS} characters")
-    m = _NUMBER.match(text)
+    return _number_text(text)
+
+
+@lru_cache(maxsize=16384)
+def _number_text(text: str) -> Fraction:
+    """parse_number for a string of at most MAX_NUMBER_CHARS (cached: case files repeat numbers)."""
+    m = _NUMBER.fullmatch(text)
     if not m or (m["num"] is None and not (m["int"] or m["frac"])):
         raise ExprError(f"{text!r} is not a number (integer, p/q or decimal)")
     sign = -1 if m["sign"] == "-" else 1
     if m["num"] is not None:
-        if int(m["den"]) == 0:
+        den = int(m["den"])
+        if den == 0:
             raise ExprError(f"{text!r} divides by zero")
-        return _check_size(sign * Fraction(int(m["num"]), int(m["den"])))
+        return _check_size(Fraction(sign * int(m["num"]), den))
     exp = int(m["exp"] or 0)
     if abs(exp) > MAX_DECIMAL_EXPONENT:
-        raise ExprError(f"exponent {exp} in {text!r} is beyond +-{MAX_DECIMAL_EXPONENT}")
-    digits = (m["int"] or "") + (m["frac"] or "")
-    exp -= len(m["frac"] or "")
-    value = Fraction(int(digits or "0")) * Fraction(10) ** exp
-    return _check_size(sign * value)
+        raise ExprError(f"exponent {fmt_brief(exp)} in {text[:40]!r} is beyond +-{MAX_DECIMAL_EXPONENT}")
+    frac = m["frac"] or ""
+    n = sign * int((m["int"] or "") + frac or "0")
+    exp -= len(frac)
+    return _check_size(Fraction(n * 10**exp) if exp >= 0 else Fraction(n, 10**-exp))
+
+
+def _int_text(n: int) -> str:
+    """Decimal text of any int (Python's str refuses more than 4300 digits; flint does not)."""
+    return str(n) if n.bit_length() <= 14_000 else str(flint.fmpz(n))
 
 
 def fmt_q(x: Fraction) -> str:
-    """Canonical text of a rational: ``"p/q"`` or ``"p"``."""
-    return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
+    """Canonical text of a rational: ``"p/q"`` or ``"p"`` (exact, however long)."""
+    if x.denominator == 1:
+        return _int_text(x.numerator)
+    return f"{_int_text(x.numerator)}/{_int_text(x.denominator)}"
+
+
+def ndigits(n: int) -> int:
+    """The number of decimal digits of |n| (without printing it)."""
+    n = abs(int(n))
+    if n < 10**18:
+        return len(str(n))
+    k = int((n.bit_length() - 1) * 0.30102999566398119521) + 1   # digits of 2^(bits-1), or one less
+    return k + 1 if n >= 10**k else k
+
+
+def fmt_brief(x) -> str:
+    """A rational (Fraction, int or flint fmpq) for a message: exact text when numerator and
+    denominator have at most BRIEF_DIGITS digits, else their sizes ("a 6021-digit integer")."""
+    if isinstance(x, flint.fmpq):
+        num, den = int(x.p), int(x.q)
+    else:
+        x = Fraction(x)
+        num, den = x.numerator, x.denominator
+    dn, dd = ndigits(num), ndigits(den)
+    if dn <= BRIEF_DIGITS and dd <= BRIEF_DIGITS:
+        return str(num) if den == 1 else f"{num}/{den}"
+    sign = "negative " if num < 0 else ""
+    if den == 1:
+        return f"a {sign}{dn}-digit integer"
+    return f"a {sign}fraction with a {dn}-digit numerator and a {dd}-digit denominator"
 
 
 @lru_cache(maxsize=65536)
 def factor_int(n: int) -> tuple[tuple[int, int], ...]:
-    """Prime factorisation of a positive integer as ((p, e), ...), p increasing."""
+    """Prime factorisation of a positive integer below FACTOR_LIMIT (at most MAX_FACTOR_DIGITS
+    digits, so at most about 0.2 s) as ((p, e), ...), p increasing. Raises ExprError beyond."""
     if n < 1:
         raise ValueError("factor_int needs a positive integer")
+    if n >= FACTOR_LIMIT:
+        raise ExprError(f"a {ndigits(n)}-digit integer is beyond the factoring bound of "
+                        f"{MAX_FACTOR_DIGITS} digits")
     if n == 1:
         return ()
     return tuple(sorted((int(p), int(e)) for p, e in flint.fmpz(n).factor()))
 
 
 def log_exponents(r: Fraction) -> dict[int, int]:
-    """log r = sum e_p log p: the integer exponents e_p of a positive rational."""
+    """log r = sum e_p log p: the integer exponents e_p of a positive rational whose numerator and
+    denominator have at most MAX_FACTOR_DIGITS digits (ExprError otherwise)."""
+    r = Fraction(r)
     if r <= 0:
-        raise ExprError(f"log of a non-positive number {fmt_q(r)}")
+        raise ExprError(f"log of a non-positive number {fmt_brief(r)}")
+    for part, n in (("numerator", r.numerator), ("denominator", r.denominator)):
+        if n >= FACTOR_LIMIT:
+            raise ExprError(
+                f"log of {fmt_brief(r)}: its {part} has {ndigits(n)} digits, but exact logs factor "
+                f"numerator and denominator into primes, which is cheap only up to "
+                f"{MAX_FACTOR_DIGITS} digits; write it as a sum of logs of smaller numbers")
     out: dict[int, int] = {}
     for p, e in factor_int(r.numerator):
         out[p] = out.get(p, 0) + e
@@ -105,7 +184,7 @@ def log_exponents(r: Fraction) -> dict[int, int]:
     return {p: e for p, e in out.items() if e}
 
 
-SQRT_FACTOR_LIMIT = 10**40   # canonical r*sqrt(s) only when factoring num*den is cheap
+SQRT_FACTOR_LIMIT = FACTOR_LIMIT   # canonical r*sqrt(s) only when factoring num*den is cheap
 
 
 def sqrt_text(r: Fraction) -> str:
@@ -147,6 +226,7 @@ class LinLog:
     """An exact value sum_{(s, q)} c * sqrt(s) * log(q); q == 1 means no log factor.
 
     Immutable; ``terms`` maps (s, q) to a non-zero Fraction. Equality is exact equality of values.
+    Arithmetic is exact and unbounded; the parser bounds what a case file may write.
     """
 
     __slots__ = ("terms",)
@@ -157,7 +237,7 @@ class LinLog:
     # constructors
     @classmethod
     def rational(cls, x: Fraction | int) -> LinLog:
-        return cls({(1, 1): Fraction(x)})
+        return cls({(1, 1): x if type(x) is Fraction else Fraction(x)})
 
     @classmethod
     def log(cls, r: Fraction) -> LinLog:
@@ -172,11 +252,17 @@ class LinLog:
     def sqrt(cls, r: Fraction) -> LinLog:
         r = Fraction(r)
         if r < 0:
-            raise ExprError(f"sqrt of a negative number {fmt_q(r)}")
+            raise ExprError(f"sqrt of a negative number {fmt_brief(r)}")
         if r == 0:
             return cls()
         # sqrt(n/d) = sqrt(n d) / d
-        a, s = _squarefree_split(r.numerator * r.denominator)
+        nd = r.numerator * r.denominator
+        if nd >= FACTOR_LIMIT:
+            raise ExprError(
+                f"sqrt of {fmt_brief(r)}: numerator times denominator has {ndigits(nd)} digits, but "
+                f"exact square roots factor it into primes, which is cheap only up to "
+                f"{MAX_FACTOR_DIGITS} digits; simplify it (a^2*b as a*sqrt(b))")
+        a, s = _squarefree_split(nd)
         return cls({(s, 1): Fraction(a, r.denominator)})
 
     # queries
@@ -185,7 +271,7 @@ class LinLog:
 
     def as_rational(self) -> Fraction:
         if not self.is_rational():
-            raise ExprError(f"{self} is not a rational number")
+            raise ExprError(f"{_show(self)} is not a rational number")
         return self.terms.get((1, 1), Fraction(0))
 
     def has_log(self) -> bool:
@@ -194,14 +280,14 @@ class LinLog:
     def log_coeffs(self) -> dict[int, Fraction]:
         """For a value without square roots: {q: c} with q = 1 for the rational part."""
         if any(s != 1 for s, _ in self.terms):
-            raise ExprError(f"{self} has a square root")
+            raise ExprError(f"{_show(self)} has a square root")
         return {q: c for (_, q), c in self.terms.items()}
 
     # arithmetic
     def __add__(self, other: LinLog) -> LinLog:
         out = dict(self.terms)
         for k, v in other.terms.items():
-            out[k] = _check_size(out.get(k, Fraction(0)) + v)
+            out[k] = out.get(k, Fraction(0)) + v
         return LinLog(out)
 
     def __neg__(self) -> LinLog:
@@ -216,9 +302,15 @@ class LinLog:
             for (s2, q2), c2 in other.terms.items():
                 if q1 != 1 and q2 != 1:
                     raise ExprError("a product of two logarithms is outside the exact grammar")
-                g = _gcd(s1, s2)
-                key = ((s1 // g) * (s2 // g), q1 if q1 != 1 else q2)
-                out[key] = _check_size(out.get(key, Fraction(0)) + c1 * c2 * g)
+                c = c1 * c2
+                if s1 == 1 or s2 == 1:
+                    key = (s1 * s2, q1 if q1 != 1 else q2)
+                else:
+                    g = gcd(s1, s2)
+                    key = ((s1 // g) * (s2 // g), q1 if q1 != 1 else q2)
+                    c *= g
+                prev = out.get(key)
+                out[key] = c if prev is None else prev + c
         return LinLog(out)
 
     def __truediv__(self, other: LinLog) -> LinLog:
@@ -234,7 +326,7 @@ class LinLog:
 
     def __pow__(self, n: int) -> LinLog:
         if abs(n) > MAX_POWER:
-            raise ExprError(f"exponent {n} is beyond +-{MAX_POWER}")
+            raise ExprError(f"exponent {fmt_brief(n)} is beyond +-{MAX_POWER}")
         if n < 0:
             return LinLog.rational(1) / (self ** (-n))
         if n > 1 and self.has_log():
@@ -298,36 +390,64 @@ class LinLog:
         ])
 
 
-def _gcd(a: int, b: int) -> int:
-    while b:
-        a, b = b, a % b
-    return a
+def _show(value: LinLog) -> str:
+    """A LinLog for a message: its canonical text, or its size when a coefficient is long."""
+    if value.is_rational():
+        return fmt_brief(value.as_rational())
+    big = max(max(ndigits(c.numerator), ndigits(c.denominator)) for c in value.terms.values())
+    if big <= BRIEF_DIGITS and len(value.terms) <= 8:
+        return str(value)
+    return f"a sum of {len(value.terms)} terms with coefficients of up to {big} digits"
+
+
+def _check_value(value: LinLog) -> LinLog:
+    """A parse intermediate within the bounds: coefficients within MAX_BITS, every sqrt(s) with
+    s below FACTOR_LIMIT (so that its canonical text reads back)."""
+    for (s, _), c in value.terms.items():
+        _check_size(c)
+        if s >= FACTOR_LIMIT:
+            raise ExprError(f"a product of square roots gives sqrt(s) with a {ndigits(s)}-digit s; "
+                            f"square roots are exact here only up to {MAX_FACTOR_DIGITS} digits")
+    return value
+
+
+def _canonical_length_ok(value: LinLog) -> None:
+    """The canonical text of a parsed value is itself a valid expression (MAX_EXPR_CHARS)."""
+    bits = sum(c.numerator.bit_length() + c.denominator.bit_length() for c in value.terms.values())
+    if 0.302 * bits + 100 * len(value.terms) < MAX_EXPR_CHARS:   # 100: signs, sqrt(s), log(q)
+        return
+    n = len(str(value))
+    if n > MAX_EXPR_CHARS:
+        raise ExprError(f"the exact value's canonical text would have {n} characters; the limit "
+                        f"is {MAX_EXPR_CHARS} (simplify the expression or use smaller numbers)")
 
 
 # ---------------------------------------------------------------------------------------------
-# The expression grammar (never evaluated as code):
+# The expression grammar (never evaluated as code; ASCII digits only):
 #   expr  := term (('+' | '-') term)*
 #   term  := unary (('*' | '/') unary)*
 #   unary := ('+' | '-') unary | power
 #   power := atom ('^' unary)?          the exponent must be an integer
 #   atom  := NUMBER | '(' expr ')' | ('log' | 'sqrt') '(' expr ')'
-# log takes a positive rational, sqrt a non-negative rational.
+# log takes a positive rational, sqrt a non-negative rational. Parentheses, unary signs and the
+# exponent of '^' each count one level of nesting (at most MAX_EXPR_DEPTH), so the recursion is
+# bounded; every intermediate value is checked against MAX_BITS.
 
-_TOKEN = re.compile(r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_]+)|(?P<op>[-+*/^()]))")
+_TOKEN = re.compile(r"(?:(?P<num>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)|(?P<name>[A-Za-z_]+)"
+                    r"|(?P<op>[-+*/^()]))", re.ASCII)
+_SPACE = re.compile(r"[ \t\n\r\f\v]*")
 
 
 def _tokenize(text: str) -> list[tuple[str, str, int]]:
     tokens = []
-    pos = 0
+    pos = _SPACE.match(text).end()
     while pos < len(text):
-        if text[pos:].strip() == "":
-            break
         m = _TOKEN.match(text, pos)
         if not m:
-            raise ExprError(f"unexpected character {text[pos:].lstrip()[0]!r}", pos)
+            raise ExprError(f"unexpected character {text[pos]!r}", pos)
         kind = m.lastgroup
-        tokens.append((kind, m[kind], m.start(kind)))
-        pos = m.end()
+        tokens.append((kind, m[kind], pos))
+        pos = _SPACE.match(text, m.end()).end()
     tokens.append(("end", "", len(text)))
     return tokens
 
@@ -354,13 +474,21 @@ class _Parser:
         if self.depth > MAX_EXPR_DEPTH:
             raise ExprError(f"expression nested deeper than {MAX_EXPR_DEPTH}", self.peek()[2])
 
+    @staticmethod
+    def checked(fn, pos: int) -> LinLog:
+        """fn() within the bounds; an ExprError from it gets the position ``pos``."""
+        try:
+            return _check_value(fn())
+        except ExprError as exc:
+            raise ExprError(str(exc), pos if exc.pos is None else exc.pos) from None
+
     def expr(self) -> LinLog:
         self.nested()
         value = self.term()
         while self.peek()[1] in ("+", "-"):
-            op = self.take()[1]
+            op, pos = self.take()[1:]
             rhs = self.term()
-            value = value + rhs if op == "+" else value - rhs
+            value = self.checked(lambda: value + rhs if op == "+" else value - rhs, pos)
         self.depth -= 1
         return value
 
@@ -370,10 +498,7 @@ class _Parser:
             op = self.take()[1]
             pos = self.peek()[2]
             rhs = self.unary()
-            try:
-                value = value * rhs if op == "*" else value / rhs
-            except ExprError as exc:
-                raise ExprError(str(exc), pos) from None
+            value = self.checked(lambda: value * rhs if op == "*" else value / rhs, pos)
         return value
 
     def unary(self) -> LinLog:
@@ -389,23 +514,19 @@ class _Parser:
         base = self.atom()
         if self.peek()[1] == "^":
             pos = self.take()[2]
+            self.nested()
             exponent = self.unary()
+            self.depth -= 1
             if not exponent.is_rational() or exponent.as_rational().denominator != 1:
-                raise ExprError(f"exponent {exponent} is not an integer", pos)
-            try:
-                return base ** int(exponent.as_rational())
-            except ExprError as exc:
-                raise ExprError(str(exc), pos) from None
+                raise ExprError(f"exponent {_show(exponent)} is not an integer", pos)
+            return self.checked(lambda: _checked_power(base, int(exponent.as_rational())), pos)
         return base
 
     def atom(self) -> LinLog:
         kind, value, pos = self.peek()
         if kind == "num":
             self.take()
-            try:
-                return LinLog.rational(parse_number(value))
-            except ExprError as exc:
-                raise ExprError(str(exc), pos) from None
+            return self.checked(lambda: LinLog.rational(parse_number(value)), pos)
         if value == "(":
             self.take()
             inner = self.expr()
@@ -419,30 +540,55 @@ class _Parser:
             arg = self.expr()
             self.take(")")
             if not arg.is_rational():
-                raise ExprError(f"{value} needs a rational argument, got {arg}", pos)
+                raise ExprError(f"{value} needs a rational argument, got {_show(arg)}", pos)
             x = arg.as_rational()
-            try:
-                return LinLog.log(x) if value == "log" else LinLog.sqrt(x)
-            except ExprError as exc:
-                raise ExprError(str(exc), pos) from None
+            return self.checked(lambda: LinLog.log(x) if value == "log" else LinLog.sqrt(x), pos)
         raise ExprError(f"unexpected {value or 'end of expression'!r}", pos)
 
 
+def _checked_power(base: LinLog, n: int) -> LinLog:
+    """base ** n by repeated squaring, every intermediate checked (so (2^1000)^1000 stops early)."""
+    if abs(n) > MAX_POWER:
+        raise ExprError(f"exponent {fmt_brief(n)} is beyond +-{MAX_POWER}")
+    if n < 0:
+        return _check_value(LinLog.rational(1) / _checked_power(base, -n))
+    if n > 1 and base.has_log():
+        raise ExprError("a power of a logarithm is outside the exact grammar")
+    out = LinLog.rational(1)
+    while n:
+        if n & 1:
+            out = _check_value(out * base)
+        n >>= 1
+        if n:
+            base = _check_value(base * base)
+    return out
+
+
 def parse_expr(text: object) -> LinLog:
-    """Parse an expectation value (number or expression) into an exact LinLog; never runs code."""
+    """Parse an expectation value (number or expression) into an exact LinLog; never runs code.
+
+    Every value it returns has a canonical text ``str(value)`` that it parses back to the same
+    value (within MAX_EXPR_CHARS, literals within MAX_NUMBER_CHARS, sqrt/log arguments within
+    the factoring bound)."""
     if isinstance(text, bool) or text is None:
         raise ExprError(f"expected a number or expression, got {text!r}")
     if isinstance(text, int):
-        return LinLog.rational(text)
+        return _check_value(LinLog.rational(text))
     if not isinstance(text, str):
         raise ExprError(f"expected a number or expression, got a {type(text).__name__}")
     if len(text) > MAX_EXPR_CHARS:
         raise ExprError(f"expression longer than {MAX_EXPR_CHARS} characters")
+    if len(text) <= MAX_NUMBER_CHARS and _NUMBER.fullmatch(text):
+        try:                     # a plain number (most cells of a matrix): the same value, faster
+            return LinLog.rational(_number_text(text))
+        except ExprError:
+            pass                 # let the parser say what is wrong, in its words
     parser = _Parser(text)
     value = parser.expr()
     kind, tok, pos = parser.peek()
     if kind != "end":
         raise ExprError(f"unexpected {tok!r} after a complete expression", pos)
+    _canonical_length_ok(value)
     return value
 
 

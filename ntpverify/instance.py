@@ -2,7 +2,15 @@
 
 Everything downstream works on ``Instance`` (exact Fractions only) and never sees YAML.
 Every refusal is a BadInput naming the file, the place (``contexts[2].next.b``), the line, the
-value and the rule.
+value and the rule. Messages show long numbers by their size ("a 6021-digit integer").
+
+Size bounds are checked while a case is read, before the work they would cause: the number of
+contexts and cells before any context is read, distinct corpus tokens and contexts as they are
+found, and the tokens held by corpus contexts before windows are built. Probabilities given with
+``next`` have at most MAX_PROB_DIGITS = 20 digits in numerator and denominator: the exact layer
+factors every probability and every log-odds ratio p_z / p_a into primes, and such a ratio then
+has at most 40 digits (exactnum.MAX_FACTOR_DIGITS, at most about 0.2 s to factor). Counts
+(at most 10^30, at most MAX_V tokens per context) keep those numbers below 10^33.
 """
 
 from __future__ import annotations
@@ -10,12 +18,16 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import flint
+
 from .errors import BadInput
-from .exactnum import ExprError, LinLog, bad_number, fmt_q, parse_expr, parse_number
+from .exactnum import (MAX_FACTOR_DIGITS, ExprError, LinLog, bad_number, fmt_brief, fmt_q, ndigits,
+                       parse_expr, parse_number)
 from .yamlsafe import Doc, join, load
 
 # Bounds on what a case may ask for (see README "Limits"); larger inputs are refused up front.
@@ -26,8 +38,11 @@ MAX_CELLS = 40_000          # V * d and V * m
 MAX_PRECISION = 5_000
 MAX_ITERATIONS = 10**9
 MAX_CORPUS_TOKENS = 100_000
+MAX_CONTEXT_TOKENS = 1_000_000    # tokens held by all corpus contexts (windows or prefixes) together
+MAX_COUNT = 10**30
+MAX_PROB_DIGITS = MAX_FACTOR_DIGITS // 2   # a log-odds ratio p_z / p_a then stays factorable
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")      # always used with fullmatch
 TOP_KEYS = {"format", "name", "description", "vocabulary", "contexts", "corpus", "embeddings",
             "settings", "expect"}
 CONTEXT_KEYS = {"name", "embedding", "next", "counts", "weight"}
@@ -157,7 +172,7 @@ class _Reader:
 
     def name(self, value, place: str) -> str:
         text = self.text(value, place)
-        if not NAME_RE.match(text):
+        if not NAME_RE.fullmatch(text):
             raise self.fail(place, f"{text!r} is not a name (letters, digits, '-', '_'; at most 100)")
         return text
 
@@ -176,7 +191,7 @@ class _Reader:
     def integer(self, value, place: str, lo: int, hi: int) -> int:
         x = self.number(value, place)
         if x.denominator != 1 or not lo <= x <= hi:
-            raise self.fail(place, f"expected a whole number from {lo} to {hi}, got {fmt_q(x)}")
+            raise self.fail(place, f"expected a whole number from {lo} to {hi}, got {fmt_brief(x)}")
         return int(x)
 
     def boolean(self, value, place: str) -> bool:
@@ -211,7 +226,9 @@ def parse_case(raw: bytes, where: str) -> Case:
     r = _Reader(where, doc)
     top = r.mapping(doc.data, "", TOP_KEYS) if doc.data is not None else r.mapping(None, "")
     if "format" in top and top["format"] != "ntpverify/1":
-        raise r.fail("format", f"unsupported format {top['format']!r}; expected 'ntpverify/1'")
+        fmt = top["format"]
+        shown = repr(fmt[:40]) if isinstance(fmt, str) else _kind(fmt)
+        raise r.fail("format", f"unsupported format {shown}; expected 'ntpverify/1'")
     if "name" not in top:
         raise r.fail("", "missing required key 'name'")
     name = r.name(top["name"], "name")
@@ -238,18 +255,22 @@ def parse_case(raw: bytes, where: str) -> Case:
 
 def _vocabulary(r: _Reader, value) -> list[str]:
     items = r.seq(value, "vocabulary", min_len=1, max_len=MAX_V)
-    vocab: list[str] = []
+    vocab: dict[str, int] = {}
     for i, tok in enumerate(items):
         if isinstance(tok, bool) or tok is None or not isinstance(tok, str) or not tok.strip():
             raise r.fail(join("vocabulary", i), f"a token name must be non-empty text, got {_kind(tok)}")
         if tok in vocab:
             raise r.fail(join("vocabulary", i), f"duplicate token {tok!r}")
-        vocab.append(tok)
-    return vocab
+        vocab[tok] = len(vocab)
+    return list(vocab)
 
 
 def _direct_contexts(r: _Reader, value, vocab: list[str]) -> dict:
     items = r.seq(value, "contexts", min_len=1, max_len=MAX_M)
+    m = len(items)
+    if m * len(vocab) > MAX_CELLS:
+        raise r.fail("contexts", f"V * m = {m * len(vocab)} exceeds the limit {MAX_CELLS}")
+    index = {tok: z for z, tok in enumerate(vocab)}
     names, H, P, weights, totals = [], [], [], [], []
     d = None
     for j, item in enumerate(items):
@@ -273,13 +294,10 @@ def _direct_contexts(r: _Reader, value, vocab: list[str]) -> dict:
         if ("next" in ctx) == ("counts" in ctx):
             raise r.fail(place, "give exactly one of 'next' (probabilities) or 'counts'")
         key = "next" if "next" in ctx else "counts"
-        row, total = _distribution(r, ctx[key], join(place, key), vocab, counts=key == "counts")
+        row, total = _distribution(r, ctx[key], join(place, key), vocab, index, counts=key == "counts")
         P.append(row)
         totals.append(total)
         weights.append(r.number(ctx["weight"], join(place, "weight")) if "weight" in ctx else None)
-    m = len(items)
-    if m * len(vocab) > MAX_CELLS:
-        raise r.fail("contexts", f"V * m = {m * len(vocab)} exceeds the limit {MAX_CELLS}")
     given = [w is not None for w in weights]
     if any(given) and not all(given):
         missing = given.index(False) if given[0] else given.index(True)
@@ -288,45 +306,80 @@ def _direct_contexts(r: _Reader, value, vocab: list[str]) -> dict:
     if all(given):
         for j, w in enumerate(weights):
             if w <= 0:
-                raise r.fail(join(join("contexts", j), "weight"), f"weight {fmt_q(w)} must be positive")
-        s = sum(weights)
+                raise r.fail(join(join("contexts", j), "weight"), f"weight {fmt_brief(w)} must be positive")
+        s = _exact_sum(weights)
         if s != 1:
-            raise r.fail("contexts", f"the weights sum to {fmt_q(s)}, not 1")
+            raise r.fail("contexts", f"the weights sum to {fmt_brief(s)}, not 1")
         pi = weights
-    elif all(t is not None for t in totals):
-        grand = sum(totals)
-        pi = [Fraction(t, grand) for t in totals]
     else:
-        pi = [Fraction(1, m)] * m
+        kinds = ["counts" if t is not None else "next" for t in totals]
+        if len(set(kinds)) > 1:
+            n_counts = kinds.count("counts")
+            if 2 * n_counts == m:
+                minority = "next" if kinds[0] == "counts" else "counts"
+            else:
+                minority = "counts" if 2 * n_counts < m else "next"
+            raise r.fail(join("contexts", kinds.index(minority)),
+                         "mixing 'counts' and 'next' without weights is ambiguous: give every "
+                         "context a weight, or use counts everywhere")
+        if kinds[0] == "counts":
+            grand = sum(totals)
+            pi = [Fraction(t, grand) for t in totals]
+        else:
+            pi = [Fraction(1, m)] * m
     return {"contexts": tuple(names), "H": tuple(H), "pi": tuple(pi), "P": tuple(P)}
 
 
-def _distribution(r: _Reader, value, place: str, vocab: list[str], *, counts: bool):
+def _exact_sum(xs: list[Fraction]) -> flint.fmpq:
+    """The exact sum, added pairwise in flint: fast even for a thousand coprime 600-digit
+    denominators (about 0.6 s), where a running Fraction sum would take minutes."""
+    terms = [flint.fmpq(x.numerator, x.denominator) for x in xs]
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return terms[0] if terms else flint.fmpq(0)
+
+
+def _distribution(r: _Reader, value, place: str, vocab: list[str], index: dict[str, int], *,
+                  counts: bool):
     dist = r.mapping(value, place)
     if not dist:
         raise r.fail(place, "is empty; give at least one next token")
     row = [Fraction(0)] * len(vocab)
     for tok, raw in dist.items():
         tplace = join(place, tok)
-        if tok not in vocab:
-            raise r.fail(tplace, f"unknown token {tok!r}; the vocabulary is {vocab}")
+        if tok not in index:
+            raise r.fail(tplace, f"unknown token {tok!r}; the vocabulary is {_brief_list(vocab)}")
         if counts:
-            x = Fraction(r.integer(raw, tplace, 1, 10**30))
+            x = Fraction(r.integer(raw, tplace, 1, MAX_COUNT))
         else:
             x = r.number(raw, tplace)
             if x < 0:
-                raise r.fail(tplace, f"probability {fmt_q(x)} is negative")
+                raise r.fail(tplace, f"probability {fmt_brief(x)} is negative")
             if x > 1:
-                raise r.fail(tplace, f"probability {fmt_q(x)} exceeds 1")
-        row[vocab.index(tok)] = x
+                raise r.fail(tplace, f"probability {fmt_brief(x)} exceeds 1")
+            for part, n in (("numerator", x.numerator), ("denominator", x.denominator)):
+                if ndigits(n) > MAX_PROB_DIGITS:
+                    raise r.fail(tplace, (
+                        f"probability {fmt_brief(x)} has a {ndigits(n)}-digit {part}; the limit is "
+                        f"{MAX_PROB_DIGITS} digits, because log-odds of probabilities are factored "
+                        f"into primes (cheap only up to {MAX_FACTOR_DIGITS} digits); use a shorter "
+                        "fraction, or give 'counts' instead of 'next'"))
+        row[index[tok]] = x
     total = sum(row)
     if counts:
         return tuple(x / total for x in row), int(total)
     if total != 1:
-        raise r.fail(place, f"sums to {fmt_q(total)}, not 1")
+        raise r.fail(place, f"sums to {fmt_brief(total)}, not 1")
     if not any(row):
         raise r.fail(place, "has no token with positive probability")
     return tuple(row), None
+
+
+def _brief_list(items: list[str], limit: int = 20) -> str:
+    if len(items) <= limit:
+        return str(items)
+    return f"{items[:limit]} and {len(items) - limit} more"
 
 
 def _corpus_contexts(r: _Reader, top: dict):
@@ -341,57 +394,132 @@ def _corpus_contexts(r: _Reader, top: dict):
         if len(toks) < 2:
             raise r.fail(join("corpus.sequences", i), "a sequence needs at least two tokens")
         n_tokens += len(toks)
+        if n_tokens > MAX_CORPUS_TOKENS:
+            raise r.fail("corpus.sequences", f"more than {MAX_CORPUS_TOKENS} tokens (by sequences[{i}]); "
+                                              f"the limit is {MAX_CORPUS_TOKENS}")
         tokenized.append(toks)
-    if n_tokens > MAX_CORPUS_TOKENS:
-        raise r.fail("corpus.sequences", f"{n_tokens} tokens exceed the limit {MAX_CORPUS_TOKENS}")
     length = corpus.get("context", "all")
     if length != "all":
         length = r.integer(length, "corpus.context", 1, 10_000)
+    index = _corpus_vocabulary(r, top, tokenized)
+    vocab = list(index)
+    ids = [[index[tok] for tok in toks] for toks in tokenized]
+    if length == "all":
+        keys, counts = _prefix_contexts(r, ids, vocab)
+    else:
+        keys, counts = _window_contexts(r, ids, vocab, length)
+    grand = sum(sum(c.values()) for c in counts)
+    V = len(vocab)
+    P, pi = [], []
+    for c in counts:
+        total = sum(c.values())
+        P.append(tuple(Fraction(c.get(z, 0), total) for z in range(V)))
+        pi.append(Fraction(total, grand))
+    H = _corpus_embeddings(r, top.get("embeddings"), keys, V)
+    return vocab, {"contexts": _context_names(keys), "H": H, "pi": tuple(pi), "P": tuple(P)}
+
+
+def _corpus_vocabulary(r: _Reader, top: dict, tokenized: list[list[str]]) -> dict[str, int]:
+    """Token -> index: the given vocabulary, or every token in order of first appearance
+    (refused as soon as there are more than MAX_V)."""
     if "vocabulary" in top:
-        vocab = _vocabulary(r, top["vocabulary"])
+        index = {tok: z for z, tok in enumerate(_vocabulary(r, top["vocabulary"]))}
         for i, toks in enumerate(tokenized):
             for tok in toks:
-                if tok not in vocab:
+                if tok not in index:
                     raise r.fail(join("corpus.sequences", i), f"token {tok!r} is not in the vocabulary")
-    else:
-        vocab = []
-        for toks in tokenized:
-            for tok in toks:
-                if tok not in vocab:
-                    vocab.append(tok)
-        if len(vocab) > MAX_V:
-            raise r.fail("corpus.sequences", f"{len(vocab)} distinct tokens exceed the limit {MAX_V}")
-    # (context, next) pairs: sliding windows of the given length, or every prefix ("all").
-    counts: dict[tuple[str, ...], dict[str, int]] = {}
-    for toks in tokenized:
-        for t in range(1, len(toks)):
-            if length == "all":
-                ctx = tuple(toks[:t])
-            elif t >= length:
-                ctx = tuple(toks[t - length:t])
-            else:
-                continue
-            counts.setdefault(ctx, {}).setdefault(toks[t], 0)
-            counts[ctx][toks[t]] += 1
-    if not counts:
+        return index
+    index = {}
+    for i, toks in enumerate(tokenized):
+        for tok in toks:
+            if tok not in index:
+                if len(index) == MAX_V:
+                    raise r.fail(join("corpus.sequences", i),
+                                 f"more than {MAX_V} distinct tokens (the limit is {MAX_V}); "
+                                 f"{tok!r} is the first one over")
+                index[tok] = len(index)
+    return index
+
+
+def _context_limit(r: _Reader, V: int, n: int, place: str):
+    """Refuse the n-th distinct corpus context if it is one too many."""
+    limit = min(MAX_M, MAX_CELLS // V)
+    if n > limit:
+        raise r.fail(place, f"more than {limit} distinct contexts (the limit: at most {MAX_M}, and "
+                            f"contexts x {V} tokens at most {MAX_CELLS})")
+
+
+def _prefix_contexts(r: _Reader, ids: list[list[int]], vocab: list[str]):
+    """context: all. Every prefix of every sequence, each found in O(1) from the one before it
+    (a trie: context id of (shorter prefix, token)), so the cost is linear in the corpus."""
+    child: dict[tuple[int, int], int] = {}
+    parent: list[int] = []
+    last: list[int] = []
+    counts: list[dict[int, int]] = []
+    held = 0
+    for i, seq in enumerate(ids):
+        node = -1
+        for t in range(1, len(seq)):
+            prev, node = node, child.get((node, seq[t - 1]))
+            if node is None:
+                node = len(parent)
+                child[(prev, seq[t - 1])] = node
+                parent.append(prev)
+                last.append(seq[t - 1])
+                counts.append({})
+                held += t
+                _context_limit(r, len(vocab), len(parent), join("corpus.sequences", i))
+                if held > MAX_CONTEXT_TOKENS:     # implied by MAX_M today; kept if MAX_M grows
+                    raise r.fail(join("corpus.sequences", i),
+                                 f"the contexts hold more than {MAX_CONTEXT_TOKENS} tokens (the limit)")
+            c = counts[node]
+            c[seq[t]] = c.get(seq[t], 0) + 1
+    keys: list[tuple[str, ...]] = []
+    for node in range(len(parent)):
+        keys.append((keys[parent[node]] if parent[node] >= 0 else ()) + (vocab[last[node]],))
+    return keys, counts
+
+
+def _window_contexts(r: _Reader, ids: list[list[int]], vocab: list[str], length: int):
+    """context: k. Windows of the last k tokens; their total size is bounded before any is built."""
+    windows = sum(max(0, len(seq) - length) for seq in ids)
+    if windows == 0:
         raise r.fail("corpus.context", f"no sequence is longer than the context length {length}")
-    keys = list(counts)
-    if len(keys) > MAX_M or len(keys) * len(vocab) > MAX_CELLS:
-        raise r.fail("corpus", f"{len(keys)} contexts x {len(vocab)} tokens exceed the limits")
-    grand = sum(sum(c.values()) for c in counts.values())
-    P, pi = [], []
-    for k in keys:
-        total = sum(counts[k].values())
-        P.append(tuple(Fraction(counts[k].get(tok, 0), total) for tok in vocab))
-        pi.append(Fraction(total, grand))
-    H = _corpus_embeddings(r, top.get("embeddings"), keys, len(vocab))
-    names = tuple(_context_name(k, i) for i, k in enumerate(keys))
-    return vocab, {"contexts": names, "H": H, "pi": tuple(pi), "P": tuple(P)}
+    if windows * length > MAX_CONTEXT_TOKENS:
+        raise r.fail("corpus.context", (
+            f"{windows} windows of {length} tokens hold {windows * length} tokens; the limit is "
+            f"{MAX_CONTEXT_TOKENS} (use a shorter context or a smaller corpus)"))
+    found: dict[tuple[int, ...], int] = {}
+    counts: list[dict[int, int]] = []
+    for i, seq in enumerate(ids):
+        for t in range(length, len(seq)):
+            key = tuple(seq[t - length:t])
+            node = found.get(key)
+            if node is None:
+                node = found[key] = len(counts)
+                counts.append({})
+                _context_limit(r, len(vocab), len(counts), join("corpus.sequences", i))
+            c = counts[node]
+            c[seq[t]] = c.get(seq[t], 0) + 1
+    keys = [tuple(vocab[z] for z in key) for key in found]
+    return keys, counts
 
 
-def _context_name(key: tuple[str, ...], i: int) -> str:
-    text = "_".join(key)
-    return text if NAME_RE.match(text) else f"c{i + 1}"
+def _context_names(keys: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """Distinct names: the tokens joined by '_' when that is a valid name no other context shares,
+    else c{i} (1-based), with a suffix _2, _3, ... if that is taken; deterministic."""
+    joined = ["_".join(k) for k in keys]
+    uses = Counter(joined)
+    names: list[str | None] = [j if uses[j] == 1 and NAME_RE.fullmatch(j) else None for j in joined]
+    taken = {n for n in names if n is not None}
+    for i, n in enumerate(names):
+        if n is None:
+            name, k = f"c{i + 1}", 2
+            while name in taken:
+                name, k = f"c{i + 1}_{k}", k + 1
+            names[i] = name
+            taken.add(name)
+    return tuple(names)
 
 
 def _corpus_embeddings(r: _Reader, value, keys, V: int):
@@ -403,7 +531,8 @@ def _corpus_embeddings(r: _Reader, value, keys, V: int):
     if kind == "one-hot":
         if m * V > MAX_CELLS:
             raise r.fail("embeddings", f"one-hot gives d = m = {m}; V * d exceeds {MAX_CELLS}")
-        return tuple(tuple(Fraction(int(i == j)) for i in range(m)) for j in range(m))
+        zero, one = Fraction(0), Fraction(1)
+        return tuple(tuple(one if i == j else zero for i in range(m)) for j in range(m))
     if kind == "random":
         d = r.integer(emb.get("dim", 8), "embeddings.dim", 1, MAX_D)
         if d * V > MAX_CELLS:
@@ -442,7 +571,7 @@ def _settings(r: _Reader, value) -> Settings:
         if "step" in gd and gd["step"] != "auto":
             step = r.number(gd["step"], "settings.gd.step")
             if step <= 0:
-                raise r.fail("settings.gd.step", f"step {fmt_q(step)} must be positive")
+                raise r.fail("settings.gd.step", f"step {fmt_brief(step)} must be positive")
             s.gd.step = step
         if "iterations" in gd:
             s.gd.iterations = r.integer(gd["iterations"], "settings.gd.iterations", 1, MAX_ITERATIONS)
@@ -460,7 +589,7 @@ def _settings(r: _Reader, value) -> Settings:
             vals = tuple(r.number(x, join("settings.path.radii", i)) for i, x in enumerate(radii))
             for i, x in enumerate(vals):
                 if not 0 < x <= 10**6:
-                    raise r.fail(join("settings.path.radii", i), f"radius {fmt_q(x)} must be in (0, 1e6]")
+                    raise r.fail(join("settings.path.radii", i), f"radius {fmt_brief(x)} must be in (0, 1e6]")
             s.radii = vals
     return s
 
@@ -501,7 +630,8 @@ def _expect(r: _Reader, value, inst: Instance) -> dict[str, object]:
         elif key == "claims":
             claims = r.mapping(v, place, set(CLAIM_IDS))
             for cid, status in claims.items():
-                if status not in STATUSES:
-                    raise r.fail(join(place, cid), f"status {status!r} is not one of {', '.join(STATUSES)}")
+                if not isinstance(status, str) or status not in STATUSES:
+                    shown = repr(status[:40]) if isinstance(status, str) else _kind(status)
+                    raise r.fail(join(place, cid), f"status {shown} is not one of {', '.join(STATUSES)}")
             out[key] = dict(claims)
     return out

@@ -18,9 +18,11 @@ strategy. ``NTPVERIFY_FUZZ_EXAMPLES=N`` runs N examples per strategy with fresh 
 number of inputs tried and the time taken are written to ``/tmp/ntpverify-fuzz-count.json`` (or
 ``NTPVERIFY_FUZZ_COUNT_FILE``) and printed.
 
-The strategies keep clear of the loader bugs documented as strict xfails in test_bad_input.py
-(numbers beyond 4300 digits, chains of '^', factoring huge numbers, huge corpora), so that this test
-guards everything else.
+The strategies include what used to break the loader (fixed; regression tests are in
+test_bad_input.py): numbers far beyond the size bounds and 4300 digits, chains of '^', logs and
+square roots of numbers beyond the factoring bound, probabilities with long denominators,
+non-ASCII digits, and explicit YAML tags on keys and values. Huge corpora and megabyte files are
+tested in subprocesses there, not here.
 """
 
 from __future__ import annotations
@@ -105,7 +107,12 @@ _decimal = st.builds(
 )
 _fraction = st.builds(lambda s, p, q: f"{s}{p}/{q}", st.sampled_from(["", "-", "+"]), _digits,
                       st.integers(0, 10**6).map(str))
-NUMBER = st.one_of(_digits, _small_int, _decimal, _fraction,
+_huge = st.one_of(
+    st.integers(0, 2**2100).map(str),
+    st.builds(lambda p, q: f"{p}/{q}", st.integers(1, 10**45), st.integers(10**40, 10**45)),
+    st.sampled_from(["1e400", "1e-400", "9" * 617, "9" * 618, "1" + "0" * 1300, "１", "٣/٤", "1e٣", "²"]),
+)
+NUMBER = st.one_of(_digits, _small_int, _decimal, _fraction, _huge,
                    st.sampled_from(["0", "1", "1/2", "0.1", ".5", "5.", "1e-3", "3/6", " 7 ", "-0"]))
 
 _arg = st.one_of(NUMBER, st.builds(lambda p, q: f"{p}/{q}", _digits, _digits))
@@ -115,6 +122,11 @@ _expr_atom = st.one_of(
     _arg.map(lambda a: f"sqrt({a})"),
     st.builds(lambda b, n: f"{b}^{n}", st.sampled_from(["2", "3", "(1/2)", "10", "log(2)", "sqrt(2)", "0"]),
               st.integers(-6, 6).map(lambda n: str(n) if n >= 0 else f"({n})")),
+    st.builds(lambda b, n: f"{b}^{n}", st.sampled_from(["2", "3", "(10^1000)", "(2^1000)", "(1+sqrt(2))", "7/3"]),
+              st.integers(-1100, 1100).map(lambda n: str(n) if n >= 0 else f"({n})")),
+    st.integers(1, 400).map(lambda k: "1^" * k + "1"),
+    st.integers(10**40, 10**82).map(lambda n: f"log({n})"),      # beyond the factoring bound: refused
+    st.integers(10**40, 10**82).map(lambda n: f"sqrt({n})"),
 )
 
 
@@ -217,7 +229,7 @@ def test_fuzz_numbers_and_expressions(slot, value, plain):
 # Random YAML structure at known keys
 # =============================================================================================
 
-_TOKENS = ["a", "b", "c", "d", "yes", "null", "true", "A", "B", "x y", ""]
+_TOKENS = ["a", "b", "c", "d", "yes", "null", "true", "A", "B", "x y", "", "t\n", "c1", "a_b"]
 _scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-10**6, 10**6), st.sampled_from(_TOKENS), NUMBER, EXPR,
     near_miss(NUMBER), st.text(max_size=8),
@@ -325,7 +337,9 @@ def test_fuzz_structure(doc, flow):
 # =============================================================================================
 
 _NUM_RE = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")
-_FLIP = list(":-[]{}, \t&*!#'\"|>?%@`0123456789abcxyzé\x00\x7f") + ["\u2028", "\ufeff", "\r"]
+_FLIP = list(":-[]{}, \t&*!#'\"|>?%@`0123456789abcxyzé\x00\x7f") + ["\u2028", "\ufeff", "\r", "１", "٣",
+                                                                    "!!str ", "!!bool ", "!!null ", "!!int ",
+                                                                    "!!python/name:os.system ", "&a ", "*a"]
 
 
 @st.composite

@@ -113,36 +113,79 @@ def main():
               help="Multiprecision backend for gradient descent.")
 @click.option("--exact-only", is_flag=True, help="Skip gradient descent and the path (claims not checked).")
 @click.option("--quiet", "-q", is_flag=True, help="Only the one-line verdicts.")
+@click.option("--report", "report_path", metavar="PATH",
+              help="Write a human report: PATH.md (PNGs in PATH_files/) or one self-contained PATH.html.")
+@click.option("--explain", is_flag=True, help="Say, per claim, what it means and why it got its status.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Cases run in parallel (processes); output stays in input order.")
+@click.option("--junit", "junit_path", metavar="PATH", help="Write JUnit XML (one test case per case).")
 @_guard
-def check(cases, json_path, precision, iterations, backend, exact_only, quiet):
+def check(cases, json_path, precision, iterations, backend, exact_only, quiet, report_path, explain, jobs,
+          junit_path):
     """Check each CASE (a YAML file, or a folder of them) and issue certificates."""
+    from . import batch
     from .instance import load_case
-    from .runner import run_case
     from .summary import render_summary
-    from .status import verdict
 
+    if report_path:
+        from .report import report_kind
+        try:
+            report_kind(report_path)
+        except ValueError as exc:
+            raise BadInput(str(exc).split(": ", 1)[-1], where=report_path) from None
+    for target in (json_path, report_path, junit_path):
+        _check_output_folder(target)
     loaded = [load_case(p) for p in expand_cases(cases)]      # refuse bad input before any work
-    certs = []
     out = sys.stderr if json_path == "-" else sys.stdout
-    for case in loaded:
-        cert = run_case(case, precision=precision, iterations=iterations, numeric=not exact_only,
-                        backend=backend, progress=_progress_factory())
-        certs.append(cert)
-        click.echo(render_summary(cert, quiet=quiet), file=out, nl=False)
+
+    def show(o: batch.Outcome):
+        if o.cert is None:
+            click.echo(f"{o.name}: ERROR  {o.error}", file=out)
+            return
+        click.echo(render_summary(o.cert, quiet=quiet), file=out, nl=False)
+        if explain:
+            from .explain import explain_certificate
+            click.echo(explain_certificate(o.cert), file=out, nl=False)
+
+    options = batch.RunOptions(precision=precision, iterations=iterations, numeric=not exact_only,
+                               backend=backend)
+    catch = len(loaded) > 1 and not os.environ.get("NTPVERIFY_DEBUG")
+    outcomes = batch.run_batch(loaded, options, jobs=jobs, on_result=show, catch=catch,
+                               progress_factory=_progress_factory if jobs == 1 else None)
+    certs = [o.cert for o in outcomes if o.cert is not None]
+    errors = [o for o in outcomes if o.cert is None]
+    if junit_path:
+        from .fsutil import write_text_atomic
+        write_text_atomic(junit_path, batch.junit_xml(outcomes))
+    if report_path and certs:
+        from .report import write_report
+        write_report(report_path, certs)
     if json_path:
-        text = dumps(certs[0] if len(certs) == 1 else certs)
-        if json_path == "-":
-            sys.stdout.write(text)
+        if errors:
+            click.echo(f"no JSON written: {len(errors)} case(s) could not be run", err=True)
         else:
-            write_atomic(json_path, text)
-    statuses = [Status(c["verdict"]) for c in certs]
-    if len(certs) > 1:
-        n = {s: statuses.count(s) for s in Status}
-        line = f"{n[Status.PASS]} passed, {n[Status.FAIL]} failed"
-        if n[Status.INCONCLUSIVE]:
-            line += f", {n[Status.INCONCLUSIVE]} inconclusive"
-        click.echo(line, file=out)
-    sys.exit(EXIT[verdict(statuses)])
+            text = dumps(certs[0] if len(certs) == 1 else certs)
+            if json_path == "-":
+                sys.stdout.write(text)
+            else:
+                write_atomic(json_path, text)
+    if len(outcomes) > 1:
+        click.echo(batch.summary_line(outcomes), file=out)
+    for o in errors:
+        click.echo(f"internal error in {o.path}: {o.error} (set NTPVERIFY_DEBUG=1 for a traceback; "
+                   "please report this with the case file)", err=True)
+    sys.exit(batch.exit_code(outcomes))
+
+
+def _check_output_folder(target: str | None) -> None:
+    """Refuse (exit 2, before any work) an output path whose folder does not exist."""
+    if not target or target == "-":
+        return
+    parent = Path(target).parent
+    if not parent.is_dir():
+        raise BadInput(f"the folder {str(parent)!r} does not exist", where=target)
+    if Path(target).is_dir():
+        raise BadInput("is a folder; give a file name", where=target)
 
 
 def _progress_factory():
@@ -216,6 +259,46 @@ def _short(x) -> str:
         return f"{float(x):.4e}"
     except ValueError:
         return str(x)[:12]
+
+
+@main.command()
+@click.argument("case_path", metavar="CASE")
+@click.option("--latex", is_flag=True, help="Write LaTeX (amsmath) ready to paste instead of text.")
+@click.option("--output", "-o", "out_path", metavar="PATH", help="Write to PATH (atomically) instead of stdout.")
+@click.option("--full", is_flag=True, help="Print every exact value in full (default: values longer than "
+                                            "40 characters as 6-digit decimals, marked).")
+@_guard
+def derive(case_path, latex, out_path, full):
+    """Write out the compatibility equations, the NTP-SVM with its KKT system, and their exact
+    solutions (W*, W^mm, multipliers) for CASE."""
+    from .derive import derive as derive_text
+    from .instance import load_case
+
+    _check_output_folder(out_path)
+    text = derive_text(load_case(case_path), latex=latex, full=full)
+    if out_path:
+        from .fsutil import write_text_atomic
+        write_text_atomic(out_path, text)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.argument("name")
+@_guard
+def new(name):
+    """Write NAME.yaml: a commented case template that checks cleanly as it is (never overwrites)."""
+    from .fsutil import create_text_exclusive
+    from .template import target_path, template_text
+
+    try:
+        path, stem = target_path(name)
+    except ValueError as exc:
+        raise BadInput(str(exc), where=name) from None
+    _check_output_folder(str(path))
+    if path.exists() or not create_text_exclusive(path, template_text(stem, str(path))):
+        raise BadInput("already exists; not overwritten (choose another name or remove it)", where=str(path))
+    click.echo(f"wrote {path}; next: ntpverify check {path} --explain --report {path.with_suffix('.html')}")
 
 
 @main.command()

@@ -1,0 +1,203 @@
+"""Plain-words explanations of a certificate's claims (``ntpverify check --explain``, reports).
+
+Built from the certificate alone: what each claim says, and why it passed, failed, was
+inconclusive or not applicable, read off the claim's evidence. Nothing here decides a status.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+# What each claim says, in plain words (theory.md section 4 and 6).
+MEANING = {
+    "remark1": ("If every context has exactly one possible next token (one-hot labels), the entropy is 0, "
+                "the data subspace F is {0}, W* = 0, and the NTP-SVM is the classical multiclass "
+                "hard-margin SVM (Crammer-Singer without slack or bias)."),
+    "lemma1": ("If there are more embedding dimensions than contexts (d > m) and the embeddings are "
+               "linearly independent, the data are automatically compatible and separable."),
+    "prop1": ("When the data are compatible and separable, the loss never reaches the entropy H at a finite "
+              "W, but it approaches H along W* + g W^mm as g grows (the gap shrinks like C e^-g)."),
+    "thm1": ("Regularisation path: the minimiser W_B of the loss inside the ball ||W|| <= B sits on the "
+             "sphere ||W|| = B, its direction tends to W^mm, and its part in the data subspace F tends "
+             "to W* as B grows."),
+    "lemma2": ("Gradient descent with a small enough step drives the loss down to the entropy H, while "
+               "the norm of the iterates grows without bound (like ||W^mm|| log k)."),
+    "thm2": ("Gradient descent's direction tends to the NTP-SVM solution W^mm (cosine -> 1), and its "
+             "projection on the data subspace F tends to W*: the implicit bias of the paper."),
+    "ext-loss-rate": ("Extension (beyond the paper): the loss gap of GD decays like ||W^mm||^2 / (eta k), "
+                      "i.e. eta k (CE(W_k) - H) -> ||W^mm||^2."),
+    "ext-proj-rate": ("Extension: the error ||P_F(W_k) - W*|| of GD decays like 1/k (a factor 10 per "
+                      "decade of iterations)."),
+    "ext-offset": ("Extension: after removing log(k) W^mm, the margins of GD's iterate on the support "
+                   "constraints converge to values predicted from the KKT multipliers, "
+                   "log(eta pi_j p_{j,a_j} / lambda_{j,v}) - <A_{j,v}, W*>."),
+    "ext-angle-rate": ("Extension: 1 - cos(W_k, W^mm) decays like 1/log^2 k (so cot of the angle grows "
+                       "linearly in log k)."),
+    "ext-path-rate": ("Extension: along the regularisation path, ||P_F(W_B) - W*|| decays exponentially, "
+                      "like e^(-B / ||W^mm||)."),
+}
+
+WHY_HYPOTHESES = {
+    "not compatible": ("No decoder reproduces every log-odds ratio log(p_z/p_a) of the data, so there is "
+                       "no W* and the loss cannot reach H; the paper's convergence results do not apply."),
+    "not separable": ("No decoder puts every in-support token above every out-of-support token by a "
+                      "margin, so some out-of-support probability always stays positive; W^mm does not "
+                      "exist and the paper's results do not apply."),
+    "trivial": ("Every context can be followed by every token, so nothing needs to be pushed to zero "
+                "probability: the problem is an ordinary strictly-feasible logistic fit and the "
+                "paper's claims are about nothing."),
+    "admissible": ("The gradient-descent theorems assume eta <= 1/(2L); this step could not be proven "
+                   "small enough, so the run is an experiment, not a test of the theorem."),
+}
+
+STATUS_WORDS = {
+    "pass": "PASSED",
+    "fail": "FAILED",
+    "inconclusive": "INCONCLUSIVE",
+    "not-applicable": "NOT APPLICABLE",
+    "not-checked": "NOT CHECKED",
+}
+
+
+def _limit_sentence(ev: dict) -> str | None:
+    """One sentence about a convergence analysis (the dicts with quantity/errors/tolerance)."""
+    errors = ev.get("errors") or []
+    if not errors:
+        return None
+    axis = "k" if "k" in errors[0] else "B"
+    first, last = errors[0], errors[-1]
+    s = (f"{ev.get('quantity', 'the error')}: the error went from {first.get('error')} at {axis} = "
+         f"{first.get(axis)} to {last.get('error')} at {axis} = {last.get(axis)}")
+    fac = ev.get("factor_per_decade") or ev.get("factor_per_radius_step")
+    if isinstance(fac, dict) and fac.get("observed") not in (None, "none"):
+        step = "decade" if "factor_per_decade" in ev else "radius step"
+        s += f" (x{fac['observed']} over the last {step}"
+        if fac.get("predicted") not in (None, "none"):
+            s += f"; predicted x{fac['predicted']}"
+        s += ")"
+    s += f"; the tolerance is {ev.get('tolerance')}"
+    if ev.get("floor"):
+        s += f" and the precision floor {ev.get('floor')}"
+    ex = ev.get("extrapolation")
+    if isinstance(ex, dict) and ex.get("trusted") is not None:
+        s += (f". Extrapolating the last three points, the limit is {ex.get('limit_distance')} from the "
+              f"claimed one (remaining change {ex.get('remaining_change')}; "
+              f"{'trusted' if ex.get('trusted') else 'not trusted'})")
+    if ev.get("needed"):
+        s += f". To reach the tolerance it needs {ev['needed']}"
+    return s + "."
+
+
+def _evidence_lines(claim: dict) -> list[str]:
+    ev = claim.get("evidence") or {}
+    out: list[str] = []
+    if "hypothesis_failed" in ev and ev["hypothesis_failed"] not in claim.get("summary", ""):
+        out.append(f"The hypothesis fails: {ev['hypothesis_failed']}.")
+    for key, val in ev.items():
+        if isinstance(val, dict):
+            s = _limit_sentence(val)
+            if s:
+                out.append(s)
+    if claim["id"] == "lemma1" and "rank" in ev:
+        out.append(f"Here d = {ev.get('d')}, m = {ev.get('m')} and rank(Hbar) = {ev.get('rank')}.")
+    if claim["id"] == "remark1" and "contexts_with_several_tokens" in ev:
+        names = ev["contexts_with_several_tokens"]
+        out.append("Contexts with several possible next tokens: " + ", ".join(map(str, names[:10]))
+                   + (" ..." if len(names) > 10 else "") + ".")
+    if claim["id"] == "remark1" and claim["status"] in ("pass", "fail"):
+        bad = [k for k, v in ev.items() if v is False]
+        out.append("All four consequences hold." if not bad else "These do not hold: " + ", ".join(bad) + ".")
+    if claim["id"] == "prop1" and "final_ratio_error" in ev:
+        out.append(f"Along W* + g W^mm the gap CE - H was computed at g = 1 ... 128; gap e^g / C differs "
+                   f"from 1 by {ev['final_ratio_error']} at the largest g (C = {ev.get('C')}).")
+    norm = ev.get("norm")
+    if isinstance(norm, dict) and "growth_last_decade" in norm:
+        out.append(f"||W_k|| grew by {norm['growth_last_decade']} over the last decade; ||W^mm|| ln 10 "
+                   f"predicts {norm.get('predicted')} (ratio {norm.get('ratio')}).")
+    cos = ev.get("cosine")
+    if isinstance(cos, dict) and cos.get("cos_gap"):
+        last = cos["cos_gap"][-1]
+        where = {k: v for k, v in last.items() if k in ("k", "B")}
+        (axis, at), = where.items() if where else (("k", "?"),)
+        out.append(f"1 - cos(W, W^mm) = {last.get('cos_gap')} at {axis} = {at}.")
+    if "digits_confirmed" in ev:
+        out.append(f"The path confirms W* to {ev['digits_confirmed']} digits "
+                   f"(target {ev.get('confirm_digits_target')}).")
+    if "slope_last_decade" in ev:
+        pred = ev.get("predicted_slope")
+        out.append(f"Measured slope over the last decade: {ev['slope_last_decade']}"
+                   + (f" (predicted {pred})" if pred else "") + ".")
+    if "local_slopes" in ev and ev["local_slopes"]:
+        last = ev["local_slopes"][-1]
+        out.append(f"ln ||P_F(W_B) - W*|| falls {last.get('slope')} per unit of B between B = {last.get('from_B')} "
+                   f"and {last.get('to_B')}; predicted {ev.get('predicted_slope')}.")
+    if "predicted_k_needed" in ev:
+        out.append(f"Predicted iterations needed to decide: {ev['predicted_k_needed']}.")
+    if ev.get("degenerate"):
+        out.append(f"Degenerate instance: {ev['degenerate']}.")
+    if ev.get("weakly_active"):
+        out.append(f"Weakly active constraints (margin 1 but multiplier 0): {ev['weakly_active']}; "
+                   "the prediction assumes none, so a mismatch is not held against it.")
+    crit = ev.get("criterion")
+    if crit:
+        out.append(f"Rule: {crit}.")
+    return out
+
+
+def _status_reason(claim: dict, cert: dict) -> str:
+    st, summ = claim["status"], claim.get("summary", "")
+    if st == "pass":
+        return f"Why it passed: {summ}."
+    if st == "fail":
+        return (f"Why it failed: {summ}. A failure means the observed behaviour contradicts the claim "
+                "at the stated tolerance; check the case, then rerun with more precision or iterations.")
+    if st == "inconclusive":
+        it = (cert.get("numeric") or {}).get("gd", {}).get("iterations")
+        more = f" (this run: {it} GD iterations; use --iterations N or settings.gd.iterations)" if it else ""
+        return f"Why it is inconclusive: {summ}. The run was too short to decide{more}."
+    if st == "not-applicable":
+        reason = summ
+        extra = ""
+        low = summ.lower()
+        for key, words in WHY_HYPOTHESES.items():
+            if key in low:
+                extra = " " + words
+                break
+        return f"Why it does not apply: {reason}.{extra}"
+    if st == "not-checked":
+        return ("Not checked: the numeric part (gradient descent and the regularisation path) was skipped "
+                "with --exact-only; run without it to check this claim.")
+    return f"Status {st}: {summ}."
+
+
+def explain_claim(claim: dict, cert: dict) -> str:
+    """A few plain-words sentences: what the claim says, and why it got its status."""
+    cid = claim["id"]
+    parts = [MEANING.get(cid, "(no description for this claim id)"), _status_reason(claim, cert)]
+    if claim["status"] not in ("not-checked",):
+        parts += _evidence_lines(claim)
+    return " ".join(p.strip() for p in parts if p)
+
+
+def explain_certificate(cert: dict, width: int = 100) -> str:
+    """The ``--explain`` text for one certificate: one paragraph per claim."""
+    name = cert.get("case", {}).get("name", "?")
+    lines = [f"{name}: what each claim means and why it got its status"]
+    ex = cert.get("exact") or {}
+    facts = []
+    if ex:
+        facts.append(f"compatible: {'yes' if ex.get('compatible') else 'no'}")
+        facts.append(f"separable: {'yes' if ex.get('separable') else 'no'}")
+        step = ex.get("step") or {}
+        if step:
+            facts.append(f"GD step eta = {step.get('eta')} "
+                         f"({'proven <= 1/(2L)' if step.get('admissible') else 'NOT proven admissible'})")
+    if facts:
+        lines.append("  (" + "; ".join(facts) + ")")
+    for claim in cert.get("claims", []):
+        head = f"  {claim['id']}: {STATUS_WORDS.get(claim['status'], claim['status'])}"
+        lines.append(head)
+        body = explain_claim(claim, cert)
+        lines += textwrap.wrap(body, width=width, initial_indent="      ", subsequent_indent="      ",
+                               break_long_words=False, break_on_hyphens=False)
+    return "\n".join(lines) + "\n\n"

@@ -204,7 +204,8 @@ class LimitAnalysis:
 def analyse_limit(ctx, ks: list, xs: list[list], target: list, tol, floor, label: str,
                   tols: Tolerances = DEFAULT_TOL, predicted_factor=None, norm: str = "l2",
                   axis: str = "k", needed=None, extrapolate: bool = True,
-                  confirm_previous: bool = False, extrapolate_off: str = "") -> LimitAnalysis:
+                  confirm_previous: bool = False, extrapolate_off: str = "",
+                  fail_beyond_tol: bool = False) -> LimitAnalysis:
     """Judge x -> target from values at checkpoints ks (ascending); see the module doc.
 
     ``axis="k"``: GD checkpoints a decade apart (factors are normalised per decade, the k needed is
@@ -215,6 +216,9 @@ def analyse_limit(ctx, ks: list, xs: list[list], target: list, tol, floor, label
     degenerate cases; ``extrapolate_off`` says why). ``confirm_previous=True`` trusts the
     extrapolation only if the one from the previous three checkpoints predicted it: their limits
     differ by at most the remaining change the earlier one predicted (guards against mixed rates).
+    ``fail_beyond_tol=True`` also requires the extrapolated limit to miss the target by more than
+    the tolerance before failing (for scalar ratios whose error changes sign, where Aitken's
+    extrapolation is trusted too easily while the error is far below the tolerance).
     """
     dist = _dist if norm == "l2" else _maxdist
     step = "decade" if axis == "k" else "radius step"
@@ -253,7 +257,7 @@ def analyse_limit(ctx, ks: list, xs: list[list], target: list, tol, floor, label
         if trusted and confirm_previous:
             trusted = _previous_agrees(ctx, xs, X, floor, dist, ev["extrapolation"])
         ev["extrapolation"]["trusted"] = bool(trusted)
-        if trusted and d_lim > _q(ctx, tols.kappa) * corr + floor:
+        if trusted and d_lim > _q(ctx, tols.kappa) * corr + floor and (not fail_beyond_tol or d_lim > tol):
             return LimitAnalysis(FAIL, f"{label}: converges (x{ctx.nstr(r, 2)} per {step}) to a limit "
                                  f"{_s(ctx, d_lim, 3)} away from the claimed one, beyond "
                                  f"{fmt_q(tols.kappa)} x the remaining change {_s(ctx, corr, 3)}",
@@ -498,7 +502,8 @@ def check_loss_rate(v: _GdView, tols: Tolerances) -> ClaimResult:
     g = max(frob(ctx, c.grad) for c in v.cps)
     res = analyse_limit(ctx, v.ks, xs, [ctx.one], _q(ctx, tols.loss_rate),
                         floor_for(run, v.eta * v.ks[-1] * (g + 1) / v.mm_norm_sq, 1),
-                        "eta k (CE - H) / ||W^mm||^2 -> 1", tols, confirm_previous=True)
+                        "eta k (CE - H) / ||W^mm||^2 -> 1", tols, confirm_previous=True,
+                        fail_beyond_tol=True)
     res.evidence["observed_ratio"] = _s(ctx, xs[-1][0], 8)
     return ClaimResult("ext-loss-rate", res.status,
                        f"ratio {_s(ctx, xs[-1][0], 6)} at k = {v.ks[-1]} (predicted -> 1); {res.note}",

@@ -142,6 +142,9 @@ class _Composer:
             line = self._line_of(exc.position)
             problem = None
         problem = problem or str(exc).splitlines()[0]
+        if "maximum nesting depth" in problem:   # libyaml >= 0.2.6 scans ahead and stops first
+            return BadInput(f"nesting deeper than {MAX_DEPTH} levels (the YAML reader stopped at its "
+                            "own nesting limit)", where=self.where, line=line)
         return BadInput(f"YAML syntax error: {problem}", where=self.where, line=line)
 
     def _line_of(self, position) -> int | None:

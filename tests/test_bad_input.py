@@ -537,7 +537,10 @@ def test_bad_input_is_refused(text, place, phrase, line):
     msg = str(err)
     assert msg.startswith(WHERE + ":") or msg.startswith(WHERE + " (line"), msg
     if isinstance(place, re.Pattern):
-        assert place.fullmatch(err.place), msg
+        # libyaml >= 0.2.6 refuses very deep one-line nesting while scanning ahead, before any
+        # node (and so any place) exists; then only the line is known
+        own_limit = "the YAML reader stopped at its own nesting limit" in err.message
+        assert place.fullmatch(err.place) or (own_limit and err.place == "" and err.line), msg
     else:
         assert err.place == place, msg
     if err.place:

@@ -21,9 +21,15 @@ ZERO = flint.fmpq(0)
 
 
 def _q(text) -> Fraction:
-    if not isinstance(text, (str, int)) or isinstance(text, bool):
+    """An exact rational from "p/q" or "p" (via flint: no limit on the number of digits)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return Fraction(text)
+    if not isinstance(text, str) or not text.strip():
         raise ValueError(f"not an exact number: {text!r}")
-    return Fraction(text)
+    num, _, den = text.strip().partition("/")
+    if not all(part.lstrip("-").isdigit() and part.isascii() for part in ((num, den) if den else (num,))):
+        raise ValueError(f"not an exact number: {text[:40]!r}")
+    return Fraction(int(flint.fmpz(num)), int(flint.fmpz(den)) if den else 1)
 
 
 def _fq(text) -> flint.fmpq:
@@ -50,7 +56,8 @@ def _log_exponents(r: Fraction) -> dict:
 
 
 def _fmt(x: Fraction) -> str:
-    return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
+    n, d = str(flint.fmpz(x.numerator)), str(flint.fmpz(x.denominator))   # no digit limit
+    return n if d == "1" else f"{n}/{d}"
 
 
 def _expr(terms: list) -> str:

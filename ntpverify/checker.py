@@ -133,6 +133,8 @@ class Inst:
         self.cons = {(j, v): (self.a[j], v) for j in range(self.m) for v in range(self.V) if self.P[j][v] == 0}
 
     def key(self, pair) -> tuple:
+        if len(pair) != 2:
+            raise ValueError(f"a (context, token) pair must have two entries: {pair!r}")
         return self.names.index(pair[0]), self.vocab.index(pair[1])
 
     def combo(self, items) -> flint.fmpq_mat:
@@ -184,11 +186,11 @@ def check_entropy(I: Inst, ex: dict) -> list:
 
 def check_F(I: Inst, ex: dict) -> list:
     basis = [I.key(p) for p in ex["F_basis"]]
-    span = {I.key(s["generator"]): s["coefficients"] for s in ex["F_span"]}
+    span = _unique([(I.key(s["generator"]), s["coefficients"]) for s in ex["F_span"]])
     cover = sorted(basis + list(span)) == sorted(I.gens) and len(set(basis)) == len(basis)
     bad = []
     for i, coeffs in span.items():
-        terms = [(I.key(c["generator"]), _q(c["x"])) for c in coeffs]
+        terms = list(_unique([(I.key(c["generator"]), _q(c["x"])) for c in coeffs]).items())
         if any(k not in basis for k, _ in terms):
             bad.append("a span coefficient names a generator outside the basis")
             continue
@@ -222,12 +224,15 @@ def check_F(I: Inst, ex: dict) -> list:
 def check_compat(I: Inst, ex: dict) -> list:
     if ex["compatible"]:
         ws = ex["W_star"]
-        mats = {int(e["prime"]): _mat(e["matrix"], I.V, I.d) for e in ws["by_prime"]}
+        mats = _unique([(int(e["prime"]), _mat(e["matrix"], I.V, I.d)) for e in ws["by_prime"]])
+        if len(ws["value"]) != I.V or any(len(r) != I.d for r in ws["value"]):
+            raise ValueError("W_star.value is not a V x d matrix")
         bad = []
         vals = {}
         for e in ws["by_prime"]:
             q = int(e["prime"])
-            items = [(k[0], *I.gens[k], _q(b["beta"])) for k, b in ((I.key(b["generator"]), b) for b in e["beta"])]
+            betas = _unique([(I.key(b["generator"]), _q(b["beta"])) for b in e["beta"]])
+            items = [(k[0], *I.gens[k], b) for k, b in betas.items()]
             if I.combo(items) != mats[q]:
                 bad.append(f"prime {q}: the matrix is not the stated combination of generators (not in F)")
             vals[q] = I.values(mats[q], I.gens)
@@ -247,7 +252,7 @@ def check_compat(I: Inst, ex: dict) -> list:
                 ("W_star.expr", ws["expr"] == exprs, "canonical text of sum_q M_q log q"),
                 ("W_star.value", vals_ok, "decimal values agree with the exact form")]
     inc = ex["incompatibility"]
-    y = {I.key(e["generator"]): int(e["y"]) for e in inc["y"]}
+    y = _unique([(I.key(e["generator"]), int(e["y"])) for e in inc["y"]])
     null = I.combo([(k[0], *I.gens[k], Fraction(v)) for k, v in y.items()])
     product = Fraction(1)
     for (j, z), v in y.items():
@@ -257,8 +262,16 @@ def check_compat(I: Inst, ex: dict) -> list:
              f"prod r_i^y_i = {_fmt(product)}")]
 
 
+def _unique(pairs: list) -> dict:
+    """A dict from (key, value) pairs, refusing a key given twice."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("the same entry is listed twice")
+    return out
+
+
 def _multipliers(I: Inst, entries: list, field: str) -> dict:
-    return {I.key((e["context"], e["token"])): _q(e[field]) for e in entries}
+    return _unique([(I.key((e["context"], e["token"])), _q(e[field])) for e in entries])
 
 
 def check_svm(I: Inst, ex: dict) -> list:
@@ -319,6 +332,12 @@ def check_step(I: Inst, ex: dict) -> list:
         return flint.fmpq(eta.numerator, eta.denominator) * (x.transpose() * M * x)[0, 0] / (x.transpose() * x)[0, 0]
 
     out = [("step.positive", eta > 0, f"eta = {st['eta']}")]
+    lam = Fraction(st["lambda_max_M"])                 # decimal estimate; must fit the exact bounds
+    slack = Fraction(1, 10**9)
+    consistent = (eta * lam <= 1 + slack) if st["admissible"] else (eta * lam > 1 - slack)
+    if st.get("rayleigh_vector"):
+        consistent = consistent and eta * lam >= _frac(eta_rq(st["rayleigh_vector"])) * (1 - slack)
+    out.append(("step.lambda_max_estimate", consistent, f"lambda_max(M) ~ {st['lambda_max_M']} within the proven bounds"))
     if st["admissible"]:
         n = I.d
         L = _mat(st["ldl"]["L"], n, n)
@@ -340,6 +359,23 @@ def check_step(I: Inst, ex: dict) -> list:
     return out
 
 
+def check_unused_branches(ex: dict) -> tuple:
+    """The fields of the branch not taken must be empty: nothing unchecked rides along."""
+    stray = []
+    if ex["compatible"] and ex["incompatibility"] is not None:
+        stray.append("incompatibility")
+    if not ex["compatible"] and ex["W_star"] is not None:
+        stray.append("W_star")
+    if ex["separable"] and ex["farkas"] is not None:
+        stray.append("farkas")
+    if not ex["separable"]:
+        stray += [k for k in ("W_mm", "W_mm_norm_sq", "margin") if ex[k] is not None]
+        stray += [k for k in ("multipliers", "equality_multipliers", "support") if ex[k]]
+    elif _q(ex["W_mm_norm_sq"]) == 0 and ex["margin"] is not None:
+        stray.append("margin")
+    return ("unused_branches_empty", not stray, "ok" if not stray else f"unexpected fields: {stray}")
+
+
 def check_verdict(cert: dict, exact_ok: bool) -> tuple:
     statuses = [c["status"] for c in cert["claims"] if not c["id"].startswith("ext-")]
     statuses += [e["status"] for e in cert["expectations"]]
@@ -358,7 +394,7 @@ def checks(cert: dict) -> list:
         out = check_entropy(I, ex) + check_F(I, ex) + check_compat(I, ex)
         trivial = all(len(s) == I.V for s in I.S)
         out.append(("trivial", ex["trivial"] == trivial, f"every support is the whole vocabulary: {trivial}"))
-        out += check_svm(I, ex) + check_step(I, ex)
+        out += check_svm(I, ex) + check_step(I, ex) + [check_unused_branches(ex)]
     except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError) as exc:
         return [("structure", False, f"malformed certificate: {type(exc).__name__}: {exc}")]
     exact_ok = all(ok for _, ok, _ in out)

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -18,8 +17,8 @@ from .status import Status
 EXIT = {Status.PASS: 0, Status.FAIL: 1, Status.INCONCLUSIVE: 4}
 
 
-class Interrupted(Exception):
-    pass
+class Interrupted(BaseException):
+    """SIGTERM, raised as a BaseException so that no producer's `except Exception` swallows it."""
 
 
 def _on_signal(signum, frame):
@@ -36,7 +35,7 @@ def _guard(fn):
             _fail(f"error: {exc.render()}", 2)
         except NtpError as exc:
             _fail(f"error: {exc}", exc.exit_code)
-        except (KeyboardInterrupt, Interrupted) as exc:
+        except (KeyboardInterrupt, Interrupted) as exc:   # before Exception: these are BaseExceptions
             name = str(exc) or "SIGINT"
             _fail(f"interrupted ({name}); no output file was written", 130)
         except click.exceptions.Exit:
@@ -61,21 +60,11 @@ def _fail(message: str, code: int):
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one
+    (temporary file in the same folder, fsync, rename; ordinary permissions)."""
+    from .fsutil import write_text_atomic
+
+    write_text_atomic(path, text)
 
 
 def dumps(obj) -> str:

@@ -219,16 +219,21 @@ def choose_step(inst: Instance, eta: Fraction | None) -> Step:
     """
     M = second_moment(inst)
     d = len(M)
-    Mf = np.array([[float(x) for x in row] for row in M])
-    w, U = np.linalg.eigh(Mf)
-    lam = float(w[-1])
-    top = [Fraction(float(x)).limit_denominator(10**12) for x in U[:, -1]]
-    lam_text = f"{lam:.15g}"
+    # eigenvalues of M / scale in floating point (scale: the largest entry, exact), so that tiny
+    # or huge embeddings neither underflow nor overflow
+    scale = max((abs(x) for row in M for x in row), default=Fraction(0))
+    if scale == 0:
+        lam_exact, top = Fraction(0), [Fraction(1)] + [Fraction(0)] * (d - 1)
+    else:
+        w, U = np.linalg.eigh(np.array([[float(x / scale) for x in row] for row in M]))
+        lam_exact = Fraction(float(w[-1])) * scale
+        top = [Fraction(float(x)).limit_denominator(10**12) for x in U[:, -1]]
+    lam_text = _sci(lam_exact)
     if eta is None:
-        if lam <= 0:
+        if lam_exact <= 0:
             return Step(Fraction(1), True, True, lam_text, psd_certificate([[Fraction(int(r == c)) - M[r][c]
                                                                              for c in range(d)] for r in range(d)]))
-        target = 0.995 / lam
+        target = Fraction(995, 1000) / lam_exact
         for _ in range(50):
             eta_try = _short_rational_below(target)
             S = [[(Fraction(1) / eta_try if r == c else Fraction(0)) - M[r][c] for c in range(d)]
@@ -238,7 +243,7 @@ def choose_step(inst: Instance, eta: Fraction | None) -> Step:
                 if eta_try * _rayleigh(M, top) >= Fraction(98, 100):
                     return Step(eta_try, True, True, lam_text, ldl, top)
                 break
-            target *= 0.99
+            target *= Fraction(99, 100)
         raise RuntimeError("could not certify an automatic step")  # pragma: no cover
     S = [[(Fraction(1) / eta if r == c else Fraction(0)) - M[r][c] for c in range(d)] for r in range(d)]
     ldl = psd_certificate(S)
@@ -278,11 +283,28 @@ def psd_certificate(S: list[list[Fraction]]) -> tuple | None:
     return ldl_psd(S)
 
 
-def _short_rational_below(x: float) -> Fraction:
+def _short_rational_below(x: Fraction) -> Fraction:
     """The largest rational with 3 significant decimal digits that is <= x (x > 0)."""
-    exp = int(np.floor(np.log10(x))) - 2
-    scaled = int(np.floor(x / 10.0 ** exp))
+    import math
+
+    exp = math.floor(math.log10(x.numerator) - math.log10(x.denominator)) - 2
+    scaled = math.floor(x / Fraction(10) ** exp)
+    while scaled >= 1000:                 # log10 rounding at a power of ten
+        exp, scaled = exp + 1, math.floor(x / Fraction(10) ** (exp + 1))
+    while scaled < 100:
+        exp, scaled = exp - 1, math.floor(x / Fraction(10) ** (exp - 1))
     return Fraction(scaled) * Fraction(10) ** exp
+
+
+def _sci(x: Fraction) -> str:
+    """A 15-digit decimal text of a rational of any size (no float overflow or underflow)."""
+    import math
+
+    if x == 0:
+        return "0"
+    e = math.floor(math.log10(abs(x.numerator)) - math.log10(x.denominator))
+    m = x / Fraction(10) ** e
+    return f"{float(m):.15g}e{e:+d}" if e else f"{float(m):.15g}"
 
 
 def _violating_vector(S: list[list[Fraction]]) -> list[Fraction]:

@@ -114,11 +114,27 @@ def numeric_farkas(geo: Geometry):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             prob.solve(solver=cp.CLARABEL)
+        if prob.status in ("optimal", "optimal_inaccurate") and lam.value is not None:
+            return lam.value, (mu.value if mu is not None else np.zeros(0))
+    except Exception:   # Clarabel can fail on this LP (seen at m = 80, d = 60); try HiGHS
+        pass
+    return _farkas_highs(G, nE, len(geo.I))
+
+
+def _farkas_highs(G: np.ndarray, nE: int, nI: int):
+    """The same Farkas LP with SciPy's HiGHS (a second, independent numeric hint)."""
+    from scipy.optimize import linprog
+
+    A_eq = np.vstack([np.hstack([G[nE:].T, G[:nE].T]), np.concatenate([np.ones(nI), np.zeros(nE)])[None, :]])
+    b_eq = np.concatenate([np.zeros(G.shape[1]), [1.0]])
+    bounds = [(0, None)] * nI + [(None, None)] * nE
+    try:
+        res = linprog(np.zeros(nI + nE), A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
     except Exception:
         return None
-    if prob.status not in ("optimal", "optimal_inaccurate") or lam.value is None:
+    if res.status != 0:
         return None
-    return lam.value, (mu.value if mu is not None else np.zeros(0))
+    return res.x[:nI], res.x[nI:]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ from ..status import ClaimResult, Status
 from .gd import (Checkpoint, Evaluator, ExactData, GdRun, exact_data, fmt_mpf, frob, integer_matrix,
                  mscale, msub, q2mpf)
 from .path import PathRun, fmt_radius
-from .problem import NumericProblem
+from .problem import NumericProblem, failing_condition
 
 PASS, FAIL, INC, NA = Status.PASS, Status.FAIL, Status.INCONCLUSIVE, Status.NOT_APPLICABLE
 _RANK = {PASS: 0, INC: 1, FAIL: 2}
@@ -170,12 +170,9 @@ def floor_for(run: GdRun, lipschitz, scale):
 
 def gd_hypotheses(problem: NumericProblem) -> str | None:
     """The first failing hypothesis of lemma2 / thm2 / ext-*, named; None when all hold."""
-    if problem.instance.is_trivial():
-        return "trivial instance (every support is the whole vocabulary)"
-    if not problem.compatible:
-        return "not compatible (no finite F-part matches every log-odds)"
-    if not problem.separable:
-        return "not separable (some out-of-support mass cannot be driven to zero)"
+    shared = failing_condition(problem)
+    if shared is not None:
+        return shared
     if not problem.eta_admissible:
         return (f"step eta = {fmt_q(Fraction(problem.eta))} is not proven admissible "
                 "(eta * lambda_max(M) <= 1 does not hold or was not shown)")

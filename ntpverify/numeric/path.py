@@ -35,7 +35,7 @@ import mpmath
 
 from ..errors import NoConvergence
 from .gd import Evaluator, arb_mid_to_mpf, exact_data, fmt_mpf, frob, mpf_to_arb, msub, q2mpf
-from .problem import NumericProblem
+from .problem import NumericProblem, failing_condition
 
 DEFAULT_RADII = tuple(Fraction(b) for b in (2, 5, 10, 20, 40, 80))
 PATH_GUARD = 10
@@ -205,16 +205,6 @@ def _newton(sys_: _System, W, nu, B, step_tol):
     raise NoConvergence(f"path Newton did not converge in {MAX_NEWTON} steps at B = {float(B):g}")
 
 
-def _hypotheses(problem: NumericProblem) -> str | None:
-    if problem.instance.is_trivial():
-        return "trivial instance (every support is the whole vocabulary)"
-    if not problem.compatible:
-        return "not compatible"
-    if not problem.separable:
-        return "not separable"
-    return None
-
-
 def run_path(problem: NumericProblem, radii: Sequence = DEFAULT_RADII, precision: int = 50,
              confirm_digits: int | None = None, max_radius=Fraction(2560),
              progress: Callable[[int, int], None] | None = None) -> PathRun:
@@ -230,7 +220,7 @@ def run_path(problem: NumericProblem, radii: Sequence = DEFAULT_RADII, precision
     confirm = max(1, precision - 20) if confirm_digits is None else confirm_digits
     ctx = mpmath.MPContext()
     ctx.dps = precision + PATH_GUARD
-    why = _hypotheses(problem)
+    why = failing_condition(problem)
     if why is not None:
         return PathRun(precision, confirm, [], ctx, skipped=why)
     inst = problem.instance

@@ -32,3 +32,14 @@ class NumericProblem:
     F_basis: tuple[tuple[int, int], ...] = ()
     eta: Fraction = Fraction(1, 2)
     eta_admissible: bool = True
+
+
+def failing_condition(problem: NumericProblem) -> str | None:
+    """The first failing condition shared by the GD and path claims, named; None when all hold."""
+    if problem.instance.is_trivial():
+        return "trivial instance (every support is the whole vocabulary)"
+    if not problem.compatible:
+        return "not compatible (no finite F-part matches every log-odds)"
+    if not problem.separable:
+        return "not separable (some out-of-support mass cannot be driven to zero)"
+    return None

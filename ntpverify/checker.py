@@ -133,8 +133,8 @@ class Inst:
         self.cons = {(j, v): (self.a[j], v) for j in range(self.m) for v in range(self.V) if self.P[j][v] == 0}
 
     def key(self, pair) -> tuple:
-        if len(pair) != 2:
-            raise ValueError(f"a (context, token) pair must have two entries: {pair!r}")
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f"a (context, token) pair must be a list of two names: {pair!r}")
         return self.names.index(pair[0]), self.vocab.index(pair[1])
 
     def combo(self, items) -> flint.fmpq_mat:

@@ -2,7 +2,7 @@
 
 The mutation engine and the no-op canonicalisation live in scripts/tamper_count.py (which runs the
 full set and prints the counts). Here the full set runs except the F_projector entries, of which a
-fixed quarter is sampled (they are more than half of all mutants and nearly all alike).
+fixed eighth is sampled (they are about half of all mutants and nearly all alike).
 
 A mutant must be rejected by ``checker.verify`` unless it is a no-op (same canonical form) or
 provably equivalent (only the instance changed and the producers re-derive the same unique objects
@@ -28,7 +28,7 @@ from ntpverify import checker  # noqa: E402
 
 
 def _sampled(desc: str) -> bool:
-    return not desc.startswith("exact.F_projector") or zlib.crc32(desc.encode()) % 4 == 0
+    return not desc.startswith("exact.F_projector") or zlib.crc32(desc.encode()) % 8 == 0
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,9 @@ EXAMPLES = {
     "duplicate-entries": ("three-contexts", _dup(lambda c: c["exact"]["multipliers"])),
     "lambda-max-unchecked": ("three-contexts", lambda c: c["exact"]["step"].__setitem__("lambda_max_M", "-5")),
     "auto-unchecked": ("three-contexts", lambda c: c["exact"]["step"].__setitem__("auto", False)),
+    # a pair written as one string: "Ac" for ["A", "c"]
+    "type-confusion": ("three-contexts", lambda c: c["exact"].__setitem__(
+        "support", ["".join(p) for p in c["exact"]["support"]])),
     # a non-separable certificate that also ships a W_mm
     "other-branch-unchecked": ("not-separable",
                                _fill("W_mm", [["1", "0"], ["0", "0"], ["-1", "0"]])),
@@ -108,7 +111,9 @@ EXAMPLES = {
 
 
 # closed in the checker since the campaign found them: these must now be rejected
-FIXED = {"pair-arity", "value-shape", "duplicate-entries", "other-branch-unchecked"}
+# (lambda-max: its bounds are checked now, and the estimate's 15 digits are no longer padded to 25
+# to make a "25th digit" mutant, which was a change below the estimate's own precision)
+FIXED = {"pair-arity", "value-shape", "duplicate-entries", "other-branch-unchecked", "lambda-max-unchecked"}
 
 
 @pytest.mark.parametrize("gap", [pytest.param(k, marks=() if k in FIXED else

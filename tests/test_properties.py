@@ -14,7 +14,6 @@ from fractions import Fraction as F
 from pathlib import Path
 
 import flint
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 

@@ -189,24 +189,30 @@ class Step:
     rayleigh: list[Fraction] | None = None  # v with eta * v^T M v / v^T v >= 0.98 (auto) or > 1
 
 
-def second_moment(inst: Instance) -> list[list[Fraction]]:
-    """M = sum_j pi_j h_j h_j^T (d x d), whose top eigenvalue bounds the smoothness."""
-    d = inst.d
-    M = [[Fraction(0)] * d for _ in range(d)]
-    for pi, h in zip(inst.pi, inst.H):
-        for r in range(d):
-            if h[r]:
-                w = pi * h[r]
-                row = M[r]
-                for c in range(d):
-                    if h[c]:
-                        row[c] += w * h[c]
-    return M
+def second_moment(inst: Instance) -> flint.fmpq_mat:
+    """M = sum_j pi_j h_j h_j^T = H^T diag(pi) H (d x d), whose top eigenvalue bounds the smoothness."""
+    H = mat(inst.H, inst.m, inst.d)
+    weighted = mat([[pi * x for x in h] for pi, h in zip(inst.pi, inst.H)], inst.m, inst.d)
+    return H.transpose() * weighted
 
 
-def _rayleigh(M: list[list[Fraction]], v: list[Fraction]) -> Fraction:
-    Mv = [sum((a * b for a, b in zip(row, v)), Fraction(0)) for row in M]
-    return sum((a * b for a, b in zip(v, Mv)), Fraction(0)) / sum((a * a for a in v), Fraction(0))
+def _rayleigh(M: flint.fmpq_mat, v: list[Fraction]) -> Fraction:
+    """v^T M v / v^T v, exactly."""
+    col = mat([[x] for x in v], len(v), 1)
+    return to_frac((col.transpose() * M * col)[0, 0] / (col.transpose() * col)[0, 0])
+
+
+def _shifted(M: flint.fmpq_mat, eta: Fraction) -> flint.fmpq_mat:
+    """(1/eta) I - M."""
+    d = M.nrows()
+    inv = flint.fmpq(eta.denominator, eta.numerator)
+    return flint.fmpq_mat(d, d, [inv if r == c else 0 for r in range(d) for c in range(d)]) - M
+
+
+def _floats(M: flint.fmpq_mat, scale: flint.fmpq) -> np.ndarray:
+    """M / scale in floating point (scale: exact and positive, so no overflow or underflow)."""
+    d = M.nrows()
+    return np.array([float(x) for x in (M / scale).entries()]).reshape(d, d)
 
 
 def choose_step(inst: Instance, eta: Fraction | None) -> Step:
@@ -218,42 +224,39 @@ def choose_step(inst: Instance, eta: Fraction | None) -> Step:
     An explicit step that is not admissible gets a Rayleigh witness v with eta * R(v) > 1.
     """
     M = second_moment(inst)
-    d = len(M)
+    d = M.nrows()
     # eigenvalues of M / scale in floating point (scale: the largest entry, exact), so that tiny
     # or huge embeddings neither underflow nor overflow
-    scale = max((abs(x) for row in M for x in row), default=Fraction(0))
+    scale = max((abs(x) for x in M.entries()), default=flint.fmpq(0))
     if scale == 0:
         lam_exact, top = Fraction(0), [Fraction(1)] + [Fraction(0)] * (d - 1)
     else:
-        w, U = np.linalg.eigh(np.array([[float(x / scale) for x in row] for row in M]))
-        lam_exact = Fraction(float(w[-1])) * scale
+        w, U = np.linalg.eigh(_floats(M, scale))
+        lam_exact = Fraction(float(w[-1])) * to_frac(scale)
         top = [Fraction(float(x)).limit_denominator(10**12) for x in U[:, -1]]
     lam_text = _sci(lam_exact)
     if eta is None:
         if lam_exact <= 0:
-            return Step(Fraction(1), True, True, lam_text, psd_certificate([[Fraction(int(r == c)) - M[r][c]
-                                                                             for c in range(d)] for r in range(d)]))
+            return Step(Fraction(1), True, True, lam_text, psd_certificate(_shifted(M, Fraction(1))))
         target = Fraction(995, 1000) / lam_exact
         for _ in range(50):
             eta_try = _short_rational_below(target)
-            S = [[(Fraction(1) / eta_try if r == c else Fraction(0)) - M[r][c] for c in range(d)]
-                 for r in range(d)]
-            ldl = psd_certificate(S)
+            ldl = psd_certificate(_shifted(M, eta_try))
             if ldl is not None:
                 if eta_try * _rayleigh(M, top) >= Fraction(98, 100):
                     return Step(eta_try, True, True, lam_text, ldl, top)
                 break
             target *= Fraction(99, 100)
         raise RuntimeError("could not certify an automatic step")  # pragma: no cover
-    S = [[(Fraction(1) / eta if r == c else Fraction(0)) - M[r][c] for c in range(d)] for r in range(d)]
+    S = _shifted(M, eta)
     ldl = psd_certificate(S)
     if ldl is not None:
         return Step(eta, False, True, lam_text, ldl)
-    v = top if eta * _rayleigh(M, top) > 1 else _violating_vector(S)
+    v = top if eta * _rayleigh(M, top) > 1 else _violating_vector(rows_of(S))
     return Step(eta, False, False, lam_text, None, v)
 
 
-def psd_certificate(S: list[list[Fraction]]) -> tuple | None:
+def psd_certificate(S: flint.fmpq_mat) -> tuple | None:
     """(L, D) with L unit lower triangular, D >= 0 and E = S - L D L^T diagonally dominant with
     a non-negative diagonal (so S = L D L^T + E is PSD), or None if S is not PSD.
 
@@ -262,25 +265,29 @@ def psd_certificate(S: list[list[Fraction]]) -> tuple | None:
     entries stay short, so the checker's products are fast. When S is singular or nearly so,
     the exact LDL^T (E = 0) is used instead.
     """
-    d = len(S)
-    Sf = np.array([[float(x) for x in row] for row in S])
+    d = S.nrows()
+    Sf = np.array([float(x) for x in S.entries()]).reshape(d, d)
     lam_min = float(np.linalg.eigvalsh(Sf)[0]) if d else 0.0
     scale = max(1.0, float(np.max(np.abs(Sf)))) if d else 1.0
-    if lam_min > 1e-8 * scale:
+    if np.all(np.isfinite(Sf)) and lam_min > 1e-8 * scale:
         delta = lam_min / 2
         C = np.linalg.cholesky(Sf - delta * np.eye(d))
         diag = np.diag(C)
         Lf = C / diag
-        unit = Fraction(1, 2**40)
-        L = [[Fraction(int(r == c)) if c >= r else Fraction(round(Lf[r, c] * 2**40)) * unit
-              for c in range(d)] for r in range(d)]
-        D = [Fraction(int(np.floor(x * x * 2**40))) * unit for x in diag]
-        Lm = mat(L)
-        Dm = mat([[D[r] if r == c else Fraction(0) for c in range(d)] for r in range(d)])
-        E = rows_of(mat(S) - Lm * Dm * Lm.transpose())
-        if all(E[i][i] >= sum(abs(E[i][k]) for k in range(d) if k != i) for i in range(d)):
+        # integers: L = Li / 2^40 (unit diagonal), D = Di / 2^40, so L D L^T = Li Di Li^T / 2^120
+        Li = [[1 << 40 if c == r else (int(round(Lf[r, c] * 2**40)) if c < r else 0) for c in range(d)]
+              for r in range(d)]
+        Di = [int(np.floor(x * x * 2**40)) for x in diag]
+        Lz = flint.fmpz_mat(d, d, [x for row in Li for x in row])
+        LDz = flint.fmpz_mat(d, d, [x * Di[c] for row in Li for c, x in enumerate(row)])
+        E = (S - flint.fmpq_mat(LDz * Lz.transpose()) / flint.fmpq(2**120)).entries()
+        absE = [abs(x) for x in E]
+        if all(2 * E[i * d + i] >= sum(absE[i * d:(i + 1) * d]) for i in range(d)):
+            unit = Fraction(1, 2**40)
+            L = [[Fraction(x, 1 << 40) for x in row] for row in Li]
+            D = [x * unit for x in Di]
             return L, D
-    return ldl_psd(S)
+    return ldl_psd(rows_of(S))
 
 
 def _short_rational_below(x: Fraction) -> Fraction:

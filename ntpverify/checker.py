@@ -20,10 +20,20 @@ import flint
 ZERO = flint.fmpq(0)
 
 
+def _typed(kind: type, x):
+    """x itself if its JSON type is exactly ``kind``: 2.0 is not the integer 2, 1 is not true, "ab"
+    is not the list ["a", "b"] (Python would equate or iterate them alike)."""
+    if type(x) is not kind:
+        raise ValueError(f"expected a JSON {kind.__name__}, got {type(x).__name__} {str(x)[:40]!r}")
+    return x
+
+
+def _list(x) -> list:
+    return _typed(list, x)
+
+
 def _q(text) -> Fraction:
-    """An exact rational from "p/q" or "p" (via flint: no limit on the number of digits)."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        return Fraction(text)
+    """An exact rational from the string "p/q" or "p" (via flint: no limit on the number of digits)."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"not an exact number: {text!r}")
     num, _, den = text.strip().partition("/")
@@ -38,7 +48,7 @@ def _fq(text) -> flint.fmpq:
 
 
 def _mat(rows, nrows: int, ncols: int) -> flint.fmpq_mat:
-    if len(rows) != nrows or any(len(r) != ncols for r in rows):
+    if len(_list(rows)) != nrows or any(len(_list(r)) != ncols for r in rows):
         raise ValueError(f"expected a {nrows} x {ncols} matrix")
     return flint.fmpq_mat(nrows, ncols, [_fq(x) for r in rows for x in r])
 
@@ -78,7 +88,7 @@ def _expr(terms: list) -> str:
 def _close(decimal: str, exact_fn) -> bool:
     """Is the decimal string exact_fn() (an arb) to at least 30 significant digits?"""
     with flint.ctx.workprec(600):
-        shown = flint.arb(decimal)
+        shown = flint.arb(_typed(str, decimal))
         exact = exact_fn()
         return bool(abs(exact - shown) <= abs(exact) * flint.arb(10) ** -30 + flint.arb(10) ** -300)
 
@@ -108,22 +118,22 @@ class Inst:
 
     def __init__(self, case: dict):
         raw = case["instance"]
-        self.vocab = list(raw["vocabulary"])
-        ctxs = raw["contexts"]
-        self.names = [c["name"] for c in ctxs]
-        self.H = [[_q(x) for x in c["embedding"]] for c in ctxs]
+        self.vocab = [_typed(str, t) for t in _list(raw["vocabulary"])]
+        ctxs = _list(raw["contexts"])
+        self.names = [_typed(str, c["name"]) for c in ctxs]
+        self.H = [[_q(x) for x in _list(c["embedding"])] for c in ctxs]
         self.pi = [_q(c["weight"]) for c in ctxs]
         self.P = []
         for c in ctxs:
             row = [Fraction(0)] * len(self.vocab)
-            for tok, p in c["next"].items():
+            for tok, p in _typed(dict, c["next"]).items():
                 row[self.vocab.index(tok)] = _q(p)
             self.P.append(row)
         self.V, self.m, self.d = len(self.vocab), len(ctxs), len(self.H[0])
         ok = (len(set(self.vocab)) == self.V and len(set(self.names)) == self.m
               and all(len(h) == self.d for h in self.H) and all(w > 0 for w in self.pi)
               and sum(self.pi) == 1 and all(sum(r) == 1 and min(r) >= 0 for r in self.P)
-              and (case["V"], case["d"], case["m"]) == (self.V, self.d, self.m))
+              and tuple(_typed(int, case[k]) for k in "Vdm") == (self.V, self.d, self.m))
         if not ok:
             raise ValueError("the embedded instance is not a valid instance")
         self.Hm = _mat([[_fmt(x) for x in h] for h in self.H], self.m, self.d)
@@ -133,8 +143,8 @@ class Inst:
         self.cons = {(j, v): (self.a[j], v) for j in range(self.m) for v in range(self.V) if self.P[j][v] == 0}
 
     def key(self, pair) -> tuple:
-        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-            raise ValueError(f"a (context, token) pair must be a list of two names: {pair!r}")
+        if type(pair) is not list or len(pair) != 2 or not all(type(x) is str for x in pair):
+            raise ValueError(f"a (context, token) pair must be a list of two names: {str(pair)[:80]}")
         return self.names.index(pair[0]), self.vocab.index(pair[1])
 
     def combo(self, items) -> flint.fmpq_mat:
@@ -177,7 +187,7 @@ def check_entropy(I: Inst, ex: dict) -> list:
                     coeffs[q] = coeffs.get(q, 0) - pi * p * e
     coeffs = {q: c for q, c in coeffs.items() if c}
     ent = ex["entropy"]
-    claimed = {int(q): _q(c) for q, c in ent["log_coefficients"].items()}
+    claimed = {int(q): _q(c) for q, c in _typed(dict, ent["log_coefficients"]).items()}
     text = _expr([(coeffs[q], f"log({q})") for q in sorted(coeffs)])
     return [("entropy.coefficients", claimed == coeffs, "ok" if claimed == coeffs else f"recomputed {coeffs}"),
             ("entropy.expr", ent["expr"] == text, f"expected {text!r}"),
@@ -185,8 +195,8 @@ def check_entropy(I: Inst, ex: dict) -> list:
 
 
 def check_F(I: Inst, ex: dict) -> list:
-    basis = [I.key(p) for p in ex["F_basis"]]
-    span = _unique([(I.key(s["generator"]), s["coefficients"]) for s in ex["F_span"]])
+    basis = [I.key(p) for p in _list(ex["F_basis"])]
+    span = _unique([(I.key(s["generator"]), _list(s["coefficients"])) for s in _list(ex["F_span"])])
     cover = sorted(basis + list(span)) == sorted(I.gens) and len(set(basis)) == len(basis)
     bad = []
     for i, coeffs in span.items():
@@ -218,20 +228,20 @@ def check_F(I: Inst, ex: dict) -> list:
     return out + [("F.generators_covered", cover, "every generator is in the basis or in the span list, once"),
             _worst("F.span", bad),
             ("F.basis_independent", rank == len(basis), f"rank of the basis Gram matrix {rank}"),
-            ("F.dim", ex["F_dim"] == len(basis), f"claimed {ex['F_dim']}, basis has {len(basis)}")]
+            ("F.dim", _typed(int, ex["F_dim"]) == len(basis), f"claimed {ex['F_dim']}, basis has {len(basis)}")]
 
 
 def check_compat(I: Inst, ex: dict) -> list:
-    if ex["compatible"]:
+    if _typed(bool, ex["compatible"]):
         ws = ex["W_star"]
-        mats = _unique([(int(e["prime"]), _mat(e["matrix"], I.V, I.d)) for e in ws["by_prime"]])
-        if len(ws["value"]) != I.V or any(len(r) != I.d for r in ws["value"]):
+        mats = _unique([(_typed(int, e["prime"]), _mat(e["matrix"], I.V, I.d)) for e in _list(ws["by_prime"])])
+        if len(_list(ws["value"])) != I.V or any(len(_list(r)) != I.d for r in ws["value"]):
             raise ValueError("W_star.value is not a V x d matrix")
         bad = []
         vals = {}
         for e in ws["by_prime"]:
-            q = int(e["prime"])
-            betas = _unique([(I.key(b["generator"]), _q(b["beta"])) for b in e["beta"]])
+            q = e["prime"]
+            betas = _unique([(I.key(b["generator"]), _q(b["beta"])) for b in _list(e["beta"])])
             items = [(k[0], *I.gens[k], b) for k, b in betas.items()]
             if I.combo(items) != mats[q]:
                 bad.append(f"prime {q}: the matrix is not the stated combination of generators (not in F)")
@@ -252,7 +262,7 @@ def check_compat(I: Inst, ex: dict) -> list:
                 ("W_star.expr", ws["expr"] == exprs, "canonical text of sum_q M_q log q"),
                 ("W_star.value", vals_ok, "decimal values agree with the exact form")]
     inc = ex["incompatibility"]
-    y = _unique([(I.key(e["generator"]), int(e["y"])) for e in inc["y"]])
+    y = _unique([(I.key(e["generator"]), _typed(int, e["y"])) for e in _list(inc["y"])])
     null = I.combo([(k[0], *I.gens[k], Fraction(v)) for k, v in y.items()])
     product = Fraction(1)
     for (j, z), v in y.items():
@@ -271,11 +281,11 @@ def _unique(pairs: list) -> dict:
 
 
 def _multipliers(I: Inst, entries: list, field: str) -> dict:
-    return _unique([(I.key((e["context"], e["token"])), _q(e[field])) for e in entries])
+    return _unique([(I.key([e["context"], e["token"]]), _q(e[field])) for e in _list(entries)])
 
 
 def check_svm(I: Inst, ex: dict) -> list:
-    if not ex["separable"]:
+    if not _typed(bool, ex["separable"]):
         lam = _multipliers(I, ex["farkas"]["lambda"], "lambda")
         mu = _multipliers(I, ex["farkas"]["mu"], "mu")
         known = all(k in I.cons for k in lam) and all(k in I.gens for k in mu)
@@ -309,7 +319,7 @@ def check_svm(I: Inst, ex: dict) -> list:
         _worst("kkt.stationarity", [f"W[{r}][{c}] - (sum lambda A + mu B) = {_fmt(d)}" for d, r, c in off]),
         ("kkt.strong_duality", norm_sq == sum_lam == _q(ex["W_mm_norm_sq"]),
          f"||W||^2 = {_fmt(norm_sq)}, sum lambda = {_fmt(sum_lam)}, claimed {ex['W_mm_norm_sq']}"),
-        ("svm.support", tight == sorted(I.key(p) for p in ex["support"]), "support = the tight margin constraints"),
+        ("svm.support", tight == sorted(I.key(p) for p in _list(ex["support"])), "support = the tight margin constraints"),
     ]
     if norm_sq > 0:
         text = _sqrt_text(1 / norm_sq)
@@ -323,25 +333,28 @@ def check_svm(I: Inst, ex: dict) -> list:
 def check_step(I: Inst, ex: dict) -> list:
     st = ex["step"]
     eta = _q(st["eta"])
+    auto, admissible, requested = _typed(bool, st["auto"]), _typed(bool, st["admissible"]), _typed(str, st["requested"])
     Pi = flint.fmpq_mat(I.m, I.m, [flint.fmpq(p.numerator, p.denominator) if r == c else ZERO
                                    for r, p in enumerate(I.pi) for c in range(I.m)])
     M = I.Hm.transpose() * Pi * I.Hm                      # sum_j pi_j h_j h_j^T
 
     def eta_rq(v) -> flint.fmpq:                          # eta * v^T M v / v^T v
-        x = _mat([[t] for t in v], I.d, 1)
+        x = _mat([[t] for t in _list(v)], I.d, 1)
         return flint.fmpq(eta.numerator, eta.denominator) * (x.transpose() * M * x)[0, 0] / (x.transpose() * x)[0, 0]
 
-    out = [("step.positive", eta > 0, f"eta = {st['eta']}")]
-    lam = Fraction(st["lambda_max_M"])                 # decimal estimate; must fit the exact bounds
+    out = [("step.positive", eta > 0, f"eta = {st['eta']}"),
+           ("step.requested", auto == (requested == "auto") and (auto or _q(requested) == eta),
+            f"auto is {auto} and the case asked for {requested!r}")]
+    lam = Fraction(_typed(str, st["lambda_max_M"]))                 # decimal estimate; must fit the exact bounds
     slack = Fraction(1, 10**9)
-    consistent = (eta * lam <= 1 + slack) if st["admissible"] else (eta * lam > 1 - slack)
+    consistent = (eta * lam <= 1 + slack) if admissible else (eta * lam > 1 - slack)
     if st.get("rayleigh_vector"):
         consistent = consistent and eta * lam >= _frac(eta_rq(st["rayleigh_vector"])) * (1 - slack)
     out.append(("step.lambda_max_estimate", consistent, f"lambda_max(M) ~ {st['lambda_max_M']} within the proven bounds"))
-    if st["admissible"]:
+    if admissible:
         n = I.d
         L = _mat(st["ldl"]["L"], n, n)
-        D = [_fq(x) for x in st["ldl"]["D"]]
+        D = [_fq(x) for x in _list(st["ldl"]["D"])]
         unit = all(L[i, i] == 1 and all(L[i, k] == 0 for k in range(i + 1, n)) for i in range(n))
         Dm = flint.fmpq_mat(n, n, [D[r] if r == c else ZERO for r in range(n) for c in range(n)])
         S = flint.fmpq_mat(n, n, [flint.fmpq(eta.denominator, eta.numerator) if r == c else ZERO
@@ -350,7 +363,7 @@ def check_step(I: Inst, ex: dict) -> list:
         dominant = all(E[i, i] >= sum((abs(E[i, k]) for k in range(n) if k != i), ZERO) for i in range(n))
         out.append(("step.admissible_ldl", len(D) == n and unit and min(D) >= 0 and dominant,
                     "(1/eta) I - M = L D L^T + E, D >= 0, E diagonally dominant: eta * lambda_max(M) <= 1"))
-        if st["auto"] and M != flint.fmpq_mat(n, n):
+        if auto and M != flint.fmpq_mat(n, n):
             out.append(("step.within_2_percent", eta_rq(st["rayleigh_vector"]) >= flint.fmpq(98, 100),
                         "a Rayleigh quotient proves lambda_max(M) >= 0.98 / eta"))
     else:
@@ -393,7 +406,7 @@ def checks(cert: dict) -> list:
         ex = cert["exact"]
         out = check_entropy(I, ex) + check_F(I, ex) + check_compat(I, ex)
         trivial = all(len(s) == I.V for s in I.S)
-        out.append(("trivial", ex["trivial"] == trivial, f"every support is the whole vocabulary: {trivial}"))
+        out.append(("trivial", _typed(bool, ex["trivial"]) == trivial, f"every support is the whole vocabulary: {trivial}"))
         out += check_svm(I, ex) + check_step(I, ex) + [check_unused_branches(ex)]
     except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError) as exc:
         return [("structure", False, f"malformed certificate: {type(exc).__name__}: {exc}")]

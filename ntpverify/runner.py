@@ -123,7 +123,8 @@ def exact_json(ex: Exact) -> dict:
             "mu": [{"context": geo.label(i)[0], "token": geo.label(i)[1], "mu": fmt_q(v)}
                    for i, v in sorted(r.farkas["mu"].items())]}
     s = ex.step
-    out["step"] = {"eta": fmt_q(s.eta), "admissible": s.admissible, "auto": s.auto,
+    out["step"] = {"eta": fmt_q(s.eta), "requested": "auto" if s.auto else fmt_q(s.eta),
+                   "admissible": s.admissible, "auto": s.auto,
                    "lambda_max_M": s.lambda_max,
                    "ldl": {"L": _mat(s.ldl[0]), "D": [fmt_q(x) for x in s.ldl[1]]} if s.ldl else None,
                    "rayleigh_vector": [fmt_q(x) for x in s.rayleigh] if s.rayleigh else None}

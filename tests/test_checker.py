@@ -77,6 +77,26 @@ MUTANTS = {
     "separable flipped": lambda c: c["exact"].__setitem__("separable", False),
     "trivial flipped": lambda c: c["exact"].__setitem__("trivial", True),
     "format": lambda c: c.__setitem__("format", "ntpverify-certificate/2"),
+    # JSON types that Python would equate with the right ones
+    "F_dim as float": lambda c: c["exact"].__setitem__("F_dim", float(c["exact"]["F_dim"])),
+    "V as float": lambda c: c["case"].__setitem__("V", float(c["case"]["V"])),
+    "compatible as 1": lambda c: c["exact"].__setitem__("compatible", 1),
+    "separable as 1": lambda c: c["exact"].__setitem__("separable", 1),
+    "trivial as 0": lambda c: c["exact"].__setitem__("trivial", 0),
+    "admissible as 1": lambda c: c["exact"]["step"].__setitem__("admissible", 1),
+    "prime as float": lambda c: c["exact"]["W_star"]["by_prime"][0].__setitem__(
+        "prime", float(c["exact"]["W_star"]["by_prime"][0]["prime"])),
+    "pair as one string": lambda c: c["exact"]["support"].__setitem__(0, "".join(c["exact"]["support"][0])),
+    "embedding as one string": lambda c: c["case"]["instance"]["contexts"][0].__setitem__(
+        "embedding", "".join(c["case"]["instance"]["contexts"][0]["embedding"])),
+    "vocabulary as one string": lambda c: c["case"]["instance"].__setitem__(
+        "vocabulary", "".join(c["case"]["instance"]["vocabulary"])),
+    "rational as JSON number": lambda c: c["case"]["instance"]["contexts"][0].__setitem__(
+        "embedding", [int(x) for x in c["case"]["instance"]["contexts"][0]["embedding"]]),
+    # the requested step: an auto step must carry its 2% proof
+    "auto flipped": lambda c: c["exact"]["step"].__setitem__("auto", False),
+    "requested changed": lambda c: c["exact"]["step"].__setitem__("requested", c["exact"]["step"]["eta"]),
+    "requested missing": lambda c: c["exact"]["step"].pop("requested"),
 }
 
 

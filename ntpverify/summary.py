@@ -12,6 +12,23 @@ def _matrix(rows: list[list[str]], names: list[str], indent: str = "    ") -> li
             for n, r in zip(names, rows)]
 
 
+MAX_SHOWN = 64            # matrices with more entries, and lists longer than this, are abbreviated
+
+
+def _matrix_or_note(rows: list[list[str]], names: list[str]) -> list[str]:
+    cells = sum(len(r) for r in rows)
+    if cells <= MAX_SHOWN:
+        return _matrix(rows, names)
+    longest = max(len(x) for r in rows for x in r)
+    return [f"    ({len(rows)} x {len(rows[0])} entries, the longest {longest} characters: in full in the "
+            "certificate (--json) or from `ntpverify derive CASE --full`)"]
+
+
+def _first(items: list[str], sep: str) -> str:
+    shown = sep.join(items[:MAX_SHOWN // 8])
+    return shown + (f"{sep}... ({len(items)} in all)" if len(items) > MAX_SHOWN // 8 else "")
+
+
 def render_summary(cert: dict, quiet: bool = False) -> str:
     case, ex = cert["case"], cert["exact"]
     t = cert.get("timing", {})
@@ -28,19 +45,19 @@ def render_summary(cert: dict, quiet: bool = False) -> str:
          f"separable: {'yes' if ex['separable'] else 'NO'}"]
     if ex["compatible"]:
         L.append("  W* (rows in vocabulary order, sum of c log q):")
-        L += _matrix(ex["W_star"]["expr"], vocab)
+        L += _matrix_or_note(ex["W_star"]["expr"], vocab)
     else:
         inc = ex["incompatibility"]
-        y = ", ".join(f"{e['y']:+d} x ({e['generator'][0]},{e['generator'][1]})" for e in inc["y"])
+        y = _first([f"{e['y']:+d} x ({e['generator'][0]},{e['generator'][1]})" for e in inc["y"]], ", ")
         L.append(f"  not compatible: the log-odds along y = [{y}] multiply to {inc['product']} != 1")
     if ex["separable"]:
         L.append("  W^mm:")
-        L += _matrix(ex["W_mm"], vocab)
+        L += _matrix_or_note(ex["W_mm"], vocab)
         margin = ex["margin"]["expr"] if ex["margin"] else "none (no margin constraints)"
         L.append(f"  ||W^mm||^2 = {ex['W_mm_norm_sq']}; margin = {margin}; "
-                 f"support: {' '.join(f'({c},{v})' for c, v in ex['support']) or 'none'}")
+                 f"support: {_first([f'({c},{v})' for c, v in ex['support']], ' ') or 'none'}")
     else:
-        lam = " + ".join(f"{e['lambda']} A({e['context']},{e['token']})" for e in ex["farkas"]["lambda"])
+        lam = _first([f"{e['lambda']} A({e['context']},{e['token']})" for e in ex["farkas"]["lambda"]], " + ")
         L.append(f"  not separable: Farkas certificate {lam} + (mu terms) = 0")
     st = ex["step"]
     L.append(f"  GD step eta = {st['eta']} ({'auto, ' if st['auto'] else ''}"

@@ -18,6 +18,7 @@ from math import isqrt
 import flint
 
 ZERO = flint.fmpq(0)
+PRODUCT_BITS = 20_000      # a witness product is written out only up to this size (else null)
 
 
 def _typed(kind: type, x):
@@ -264,12 +265,24 @@ def check_compat(I: Inst, ex: dict) -> list:
     inc = ex["incompatibility"]
     y = _unique([(I.key(e["generator"]), _typed(int, e["y"])) for e in _list(inc["y"])])
     null = I.combo([(k[0], *I.gens[k], Fraction(v)) for k, v in y.items()])
-    product = Fraction(1)
+    exps = {}                                              # prod r_i^y_i = prod_q q^exps[q]
     for (j, z), v in y.items():
-        product *= (I.P[j][z] / I.P[j][I.a[j]]) ** v
+        for q, e in I.log_odds(j, z).items():
+            exps[q] = exps.get(q, 0) + v * e
+    exps = {q: e for q, e in exps.items() if e}
+    claimed = {int(q): _typed(int, e) for q, e in _typed(dict, inc["product_exponents"]).items()}
+    short = sum(abs(e) * q.bit_length() for q, e in exps.items()) <= PRODUCT_BITS
+    shown = _fmt(_prod(Fraction(q) ** e for q, e in exps.items())) if short else None
     return [("incompatibility.left_null", bool(y) and null == flint.fmpq_mat(I.V, I.d), "sum y_i B_i = 0"),
-            ("incompatibility.product", product != 1 and _fmt(product) == inc["product"],
-             f"prod r_i^y_i = {_fmt(product)}")]
+            ("incompatibility.product", bool(exps) and claimed == exps and inc["product"] == shown,
+             f"prod r_i^y_i = prod_q q^e_q with e = {exps if short else '(long)'} != 1")]
+
+
+def _prod(items) -> Fraction:
+    out = Fraction(1)
+    for x in items:
+        out *= x
+    return out
 
 
 def _unique(pairs: list) -> dict:

@@ -159,8 +159,10 @@ def render_text(ex: Exact, show: Show | None = None) -> str:
     else:
         w = ex.compat.witness
         y = " + ".join(f"({yi:+d}) B({ctx[g.j]},{tok[g.token]})" for yi, g in zip(w["y"], geo.E) if yi)
+        rhs = LinLog({(1, q): Fraction(k) for q, k in w["exponents"].items()})
         L.append(f"  NOT compatible: {y} = 0, but the same combination of the right-hand sides is "
-                 f"log({show.q(w['product'])}) != 0 (the product of the ratios is {show.q(w['product'])}, not 1)")
+                 f"{show.ll(rhs)} != 0" + (f" (the product of the ratios is {show.q(w['product'])}, not 1)"
+                                           if w["product"] is not None else ""))
     L += ["", "NTP-SVM (max-margin problem)", "  minimise ||W||^2 over W in R^(V x d) subject to",
           "    (w_z - w_(a_j))^T h_j = 0      for every generator (j, z)   [multiplier mu_(j,z), free]",
           "    (w_(a_j) - w_v)^T h_j >= 1     for every j and v not in S_j [multiplier lambda_(j,v) >= 0]"]
@@ -319,7 +321,8 @@ def render_latex(ex: Exact, show: Show | None = None) -> str:
         wit = ex.compat.witness
         terms = " + ".join(f"({yi}) B_{{{ctx[g.j]},{tok[g.token]}}}" for yi, g in zip(wit["y"], geo.E) if yi)
         L.append(r"The system is \emph{not} compatible: $" + terms + r" = 0$, but the same combination of "
-                 r"the right-hand sides is $\log " + _tex(show.tq(wit["product"])) + r" \neq 0$.")
+                 r"the right-hand sides is $" + _tex(show.tll(LinLog({(1, q): Fraction(k) for q, k
+                                                               in wit["exponents"].items()}))) + r" \neq 0$.")
     L += [r"\paragraph{NTP-SVM.}",
           r"\begin{align*}",
           r"W^{\mathrm{mm}} = \arg\min_W \ \|W\|^2 \quad \text{s.t.}\quad "

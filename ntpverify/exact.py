@@ -18,6 +18,7 @@ from .exactnum import LinLog, log_exponents
 from .instance import Instance
 from .linalg import integer_vector, ldl_psd, mat, pivots, rows_of, solve, submatrix, to_frac
 
+PRODUCT_BITS = 20_000   # the witness product prod r_i^y_i is written out up to this size (bits)
 VALUE_DIGITS = 40   # significant digits of the decimal values in certificates (>= 30 promised)
 
 
@@ -154,12 +155,19 @@ def compatibility(geo: Geometry, F: FResult) -> Compat:
                 for k, x in coords.items():
                     y_frac[k] = -x
                 y = integer_vector(y_frac)
-                product = Fraction(1)
-                for yi, gi in zip(y, geo.E):
-                    if yi:
-                        row = inst.P[gi.j]
-                        product *= (row[gi.plus] / row[gi.minus]) ** yi
-                return Compat(False, witness={"y": y, "product": product})
+                # prod r_i^y_i in primes: with dependent generic embeddings y has entries of
+                # hundreds of digits, and the product itself is written out only when short
+                exps: dict[int, int] = {}
+                for yi, e in zip(y, expo):
+                    for p, k in e.items():
+                        exps[p] = exps.get(p, 0) + yi * k
+                exps = {p: k for p, k in sorted(exps.items()) if k}
+                product = None
+                if sum(abs(k) * p.bit_length() for p, k in exps.items()) <= PRODUCT_BITS:
+                    product = Fraction(1)
+                    for p, k in exps.items():
+                        product *= Fraction(p) ** k
+                return Compat(False, witness={"y": y, "product": product, "exponents": exps})
     primes = sorted(set().union(*expo)) if expo else []
     by_prime: dict[int, dict] = {}
     if F.basis and primes:

@@ -24,6 +24,7 @@ import numpy as np
 from . import __version__
 from .explain import explain_claim
 from .fsutil import write_page_with_folder, write_text_atomic
+from .summary import product_text
 
 DPI = 110
 ANNOTATE_CELLS = 80          # write values into heat-map cells up to this many cells
@@ -522,7 +523,7 @@ def case_blocks(cert: dict, prefix: str) -> list:
     if not ex["compatible"]:
         inc = ex["incompatibility"]
         y = ", ".join(f"{e['y']:+d} x ({e['generator'][0]},{e['generator'][1]})" for e in inc["y"])
-        facts.append(f"not compatible: the log-odds along y = [{y}] multiply to {inc['product']}, not 1")
+        facts.append(f"not compatible: the log-odds along y = [{y}] multiply to {product_text(inc)}, not 1")
     st = ex["step"]
     facts.append(f"GD step eta = {st['eta']} ({'proven admissible' if st['admissible'] else 'NOT admissible'})")
     B.append(Para("; ".join(facts) + "."))

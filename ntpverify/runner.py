@@ -100,7 +100,8 @@ def exact_json(ex: Exact) -> dict:
         out["W_star"] = None
         out["incompatibility"] = {
             "y": [{"generator": _pair(ex, i), "y": y} for i, y in enumerate(w["y"]) if y],
-            "product": fmt_q(w["product"])}
+            "product": None if w["product"] is None else fmt_q(w["product"]),
+            "product_exponents": {str(q): k for q, k in w["exponents"].items()}}
     r = ex.svm
     out["separable"] = r.separable
     if r.separable:

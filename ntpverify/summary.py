@@ -29,6 +29,15 @@ def _first(items: list[str], sep: str) -> str:
     return shown + (f"{sep}... ({len(items)} in all)" if len(items) > MAX_SHOWN // 8 else "")
 
 
+def product_text(inc: dict) -> str:
+    """The incompatibility witness's product, or its size when too long to write out."""
+    if inc["product"] is not None:
+        return inc["product"]
+    digits = max(len(str(abs(e))) for e in inc["product_exponents"].values())
+    return (f"prod_q q^e_q with {digits}-digit exponents over the primes "
+            f"{', '.join(inc['product_exponents'])}")
+
+
 def render_summary(cert: dict, quiet: bool = False) -> str:
     case, ex = cert["case"], cert["exact"]
     t = cert.get("timing", {})
@@ -49,7 +58,7 @@ def render_summary(cert: dict, quiet: bool = False) -> str:
     else:
         inc = ex["incompatibility"]
         y = _first([f"{e['y']:+d} x ({e['generator'][0]},{e['generator'][1]})" for e in inc["y"]], ", ")
-        L.append(f"  not compatible: the log-odds along y = [{y}] multiply to {inc['product']} != 1")
+        L.append(f"  not compatible: the log-odds along y = [{y}] multiply to {product_text(inc)} != 1")
     if ex["separable"]:
         L.append("  W^mm:")
         L += _matrix_or_note(ex["W_mm"], vocab)

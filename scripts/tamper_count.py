@@ -272,7 +272,7 @@ def fill_edits(root: dict):
     nulls = {
         "W_star": lambda: {"expr": [["0"] * d for _ in range(V)], "value": [["0"] * d for _ in range(V)],
                            "by_prime": []},
-        "incompatibility": lambda: {"y": [{"generator": (gens or [anyp])[0], "y": 1}], "product": "2"},
+        "incompatibility": lambda: {"y": [{"generator": (gens or [anyp])[0], "y": 1}], "product": "2", "product_exponents": {"2": 1}},
         "W_mm": lambda: [["1"] * d for _ in range(V)],
         "W_mm_norm_sq": lambda: "1",
         "margin": lambda: {"expr": "1", "value": "1"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,26 @@ def test_checker_imports_only_exact_arithmetic():
             names.add((node.module or "").split(".")[0] if node.level == 0 else "<relative>")
     assert names <= {"fractions", "math", "flint"}, names
     assert len((ROOT / "ntpverify" / "checker.py").read_text().splitlines()) < 500
+
+
+def test_incompatibility_with_a_huge_witness_is_written_in_primes():
+    """Dependent generic embeddings give a left-null vector y with 20-digit entries: the product
+    prod r_i^y_i (here 2^(10^21)-sized) is not written out, only its prime exponents; the checker
+    recomputes them from y (it used to compute the product itself, and so did the producer)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from random_case import random_case_text
+
+    from ntpverify.instance import parse_case
+
+    cert = run_case(parse_case(random_case_text(30, 10, 4, 4, 0).encode(), "<dependent>"), numeric=False)
+    inc = cert["exact"]["incompatibility"]
+    assert inc["product"] is None and min(len(str(abs(e))) for e in inc["product_exponents"].values()) >= 20
+    assert checker.verify(cert) == []
+    q = next(iter(inc["product_exponents"]))
+    for edit in (lambda i: i["product_exponents"].__setitem__(q, i["product_exponents"][q] + 1),
+                 lambda i: i.__setitem__("product", "2"),
+                 lambda i: i.__setitem__("product_exponents", {}),
+                 lambda i: i["y"][0].__setitem__("y", i["y"][0]["y"] + 1)):
+        bad = copy.deepcopy(cert)
+        edit(bad["exact"]["incompatibility"])
+        assert checker.verify(bad), "a tampered long witness was accepted"

@@ -93,6 +93,11 @@ def main():
     """Exact and high-precision checks of the implicit bias of next-token prediction."""
 
 
+_allow_large = click.option(
+    "--allow-large", is_flag=True,
+    help="Run an instance beyond the one-minute work envelope (README: Limits) instead of refusing it.")
+
+
 @main.command()
 @click.argument("cases", nargs=-1, required=True)
 @click.option("--json", "json_path", metavar="PATH|-", help="Write the certificate(s) as JSON ('-' for stdout).")
@@ -108,9 +113,10 @@ def main():
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Cases run in parallel (processes); output stays in input order.")
 @click.option("--junit", "junit_path", metavar="PATH", help="Write JUnit XML (one test case per case).")
+@_allow_large
 @_guard
 def check(cases, json_path, precision, iterations, backend, exact_only, quiet, report_path, explain, jobs,
-          junit_path):
+          junit_path, allow_large):
     """Check each CASE (a YAML file, or a folder of them) and issue certificates."""
     from . import batch
     from .instance import load_case
@@ -124,7 +130,7 @@ def check(cases, json_path, precision, iterations, backend, exact_only, quiet, r
             raise BadInput(str(exc).split(": ", 1)[-1], where=report_path) from None
     for target in (json_path, report_path, junit_path):
         _check_output_folder(target)
-    loaded = [load_case(p) for p in expand_cases(cases)]      # refuse bad input before any work
+    loaded = [load_case(p, allow_large=allow_large) for p in expand_cases(cases)]      # refuse bad input before any work
     out = sys.stderr if json_path == "-" else sys.stdout
 
     def show(o: batch.Outcome):
@@ -204,8 +210,9 @@ def _progress_factory():
 @click.option("--precision", type=click.IntRange(15, 5000), help="Decimal digits (default: the case's).")
 @click.option("--backend", type=click.Choice(["flint", "mpmath"]), default="flint", show_default=True)
 @click.option("--json", "json_path", metavar="PATH|-", help="Write numeric.gd as JSON ('-' for stdout).")
+@_allow_large
 @_guard
-def gd(case_path, iterations, precision, backend, json_path):
+def gd(case_path, iterations, precision, backend, json_path, allow_large):
     """Run only gradient descent on CASE and report its checkpoints (timing and exploration)."""
     import time
 
@@ -213,7 +220,7 @@ def gd(case_path, iterations, precision, backend, json_path):
     from .numeric.gd import run_gd
     from .runner import numeric_problem, run_exact
 
-    case = load_case(case_path)
+    case = load_case(case_path, allow_large=allow_large)
     ex = run_exact(case.instance, case.settings.gd.step)
     iters = iterations or case.settings.gd.iterations
     prec = precision or case.settings.precision
@@ -256,15 +263,16 @@ def _short(x) -> str:
 @click.option("--output", "-o", "out_path", metavar="PATH", help="Write to PATH (atomically) instead of stdout.")
 @click.option("--full", is_flag=True, help="Print every exact value in full (default: values longer than "
                                             "40 characters as 6-digit decimals, marked).")
+@_allow_large
 @_guard
-def derive(case_path, latex, out_path, full):
+def derive(case_path, latex, out_path, full, allow_large):
     """Write out the compatibility equations, the NTP-SVM with its KKT system, and their exact
     solutions (W*, W^mm, multipliers) for CASE."""
     from .derive import derive as derive_text
     from .instance import load_case
 
     _check_output_folder(out_path)
-    text = derive_text(load_case(case_path), latex=latex, full=full)
+    text = derive_text(load_case(case_path, allow_large=allow_large), latex=latex, full=full)
     if out_path:
         from .fsutil import write_text_atomic
         write_text_atomic(out_path, text)

@@ -210,18 +210,49 @@ def _kind(value) -> str:
     return {dict: "a mapping", list: "a list"}.get(type(value), type(value).__name__)
 
 
-def load_case(path: str | Path) -> Case:
-    """Read and validate a case file; raise BadInput on anything malformed."""
+# The work envelope: the sizes at which the exact layer plus the checker take about a minute of CPU
+# on this project's 2-core machine (scripts/limits.py; README "Limits"). The bounds above keep the
+# loader itself safe; these bound the work after loading, and ``allow_large`` (the command line's
+# --allow-large) lifts them.
+WORK_CONSTRAINTS = 1_000    # m (V - 1): the equality and margin constraints of the NTP-SVM
+WORK_EXCESS = 250           # (V - 1)(m - d): constraints beyond the (V - 1) d dimensions they span
+                            # at most; a Farkas certificate's exact null space grows with it
+WORK_ENTRIES = 5_000        # V d: the entries of the decoder W
+WORK_D = 500                # d: the step certificate factors a d x d matrix
+
+
+def over_work_envelope(inst: Instance) -> list[str]:
+    """What puts an instance beyond the work envelope, in words (empty: inside it)."""
+    out = []
+    if inst.m * (inst.V - 1) > WORK_CONSTRAINTS:
+        out.append(f"m (V - 1) = {inst.m} x {inst.V - 1} = {inst.m * (inst.V - 1)} constraints "
+                   f"(at most {WORK_CONSTRAINTS})")
+    excess = (inst.V - 1) * (inst.m - inst.d)
+    if excess > WORK_EXCESS:
+        out.append(f"(V - 1)(m - d) = {inst.V - 1} x {inst.m - inst.d} = {excess} constraints beyond the "
+                   f"dimension they span (at most {WORK_EXCESS}: with more contexts than embedding "
+                   "dimensions a generic instance is not separable, and the exact Farkas certificate "
+                   "of that grows fast)")
+    if inst.V * inst.d > WORK_ENTRIES:
+        out.append(f"V d = {inst.V} x {inst.d} = {inst.V * inst.d} decoder entries (at most {WORK_ENTRIES})")
+    if inst.d > WORK_D:
+        out.append(f"d = {inst.d} embedding dimensions (at most {WORK_D})")
+    return out
+
+
+def load_case(path: str | Path, *, allow_large: bool = False) -> Case:
+    """Read and validate a case file; raise BadInput on anything malformed, or (unless
+    ``allow_large``) on an instance beyond the work envelope."""
     path = Path(path)
     where = str(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise BadInput(f"cannot read the file ({exc.strerror})", where=where) from None
-    return parse_case(raw, where)
+    return parse_case(raw, where, allow_large=allow_large)
 
 
-def parse_case(raw: bytes, where: str) -> Case:
+def parse_case(raw: bytes, where: str, *, allow_large: bool = False) -> Case:
     doc = load(raw, where)
     r = _Reader(where, doc)
     top = r.mapping(doc.data, "", TOP_KEYS) if doc.data is not None else r.mapping(None, "")
@@ -247,6 +278,14 @@ def parse_case(raw: bytes, where: str) -> Case:
         vocab = _vocabulary(r, top["vocabulary"])
         contexts = _direct_contexts(r, top["contexts"], vocab)
     instance = Instance(name=name, vocab=tuple(vocab), **contexts)
+    over = over_work_envelope(instance)
+    if over and not allow_large:
+        raise BadInput(
+            f"the instance is larger than the exact layer finishes in about a minute (V = {instance.V}, "
+            f"m = {instance.m}, d = {instance.d}): {'; '.join(over)}. Its running time grows faster "
+            "than the size (the README's Limits section has the measurements). Make the instance "
+            "smaller (fewer contexts or tokens, shorter embeddings), or pass --allow-large to run "
+            "it anyway.", where=where, place="corpus" if "corpus" in top else "contexts")
     settings = _settings(r, top.get("settings"))
     expect = _expect(r, top.get("expect"), instance)
     return Case(path=where, sha256=hashlib.sha256(raw).hexdigest(), instance=instance,

@@ -7,7 +7,7 @@
 Instances come from scripts/random_case.py (``random_case_text(m, d, V, support, seed)``: entries
 k/100, supports of size |S|, counts 1..9), grown from the paper size (m = 50, d = 60, V = 10,
 |S| = 6) along V, m and d separately and along all three jointly. Each measurement runs in its own
-subprocess (the loader's size limits lifted in that process only), timing parse, ``run_exact``,
+subprocess (the loader's size bounds and the work envelope lifted in that process only), timing parse, ``run_exact``,
 ``exact_json`` and ``checker.verify``; a run is killed after ``--timeout`` seconds, and an axis
 stops at the first size whose run_exact + checker.verify takes more than ``--budget`` seconds
 (CPU time by default: robust against other load on the machine; ``--by wall`` for wall time).
@@ -75,7 +75,7 @@ def measure_one(m: int, d: int, V: int, S: int, seed: int) -> dict:
 
     text = random_case_text(m, d, V, S, seed)
     t0 = time.perf_counter()
-    case = inst_mod.parse_case(text.encode(), f"<random m={m} d={d} V={V} S={S} seed={seed}>")
+    case = inst_mod.parse_case(text.encode(), f"<random m={m} d={d} V={V} S={S} seed={seed}>", allow_large=True)
     t1 = time.perf_counter()
     c1 = time.process_time()
     ex = run_exact(case.instance, None)

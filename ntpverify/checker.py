@@ -13,7 +13,7 @@ minus = a_j; margin constraints A_{j,v} have plus = a_j, minus = v.
 """
 
 from fractions import Fraction
-from math import isqrt
+from math import isqrt, prod
 
 import flint
 
@@ -272,17 +272,10 @@ def check_compat(I: Inst, ex: dict) -> list:
     exps = {q: e for q, e in exps.items() if e}
     claimed = {int(q): _typed(int, e) for q, e in _typed(dict, inc["product_exponents"]).items()}
     short = sum(abs(e) * q.bit_length() for q, e in exps.items()) <= PRODUCT_BITS
-    shown = _fmt(_prod(Fraction(q) ** e for q, e in exps.items())) if short else None
+    shown = _fmt(Fraction(prod(Fraction(q) ** e for q, e in exps.items()))) if short else None
     return [("incompatibility.left_null", bool(y) and null == flint.fmpq_mat(I.V, I.d), "sum y_i B_i = 0"),
             ("incompatibility.product", bool(exps) and claimed == exps and inc["product"] == shown,
              f"prod r_i^y_i = prod_q q^e_q with e = {exps if short else '(long)'} != 1")]
-
-
-def _prod(items) -> Fraction:
-    out = Fraction(1)
-    for x in items:
-        out *= x
-    return out
 
 
 def _unique(pairs: list) -> dict:

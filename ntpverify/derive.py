@@ -127,6 +127,11 @@ def _matrix_text(rows: list[list[str]], names: list[str], indent: str = "    ") 
             for n, r in zip(names, rows)]
 
 
+def _witness_rhs(witness: dict) -> LinLog:
+    """sum_i y_i log r_i = sum_q e_q log q: the right-hand sides along an incompatibility witness."""
+    return LinLog({(1, q): Fraction(k) for q, k in witness["exponents"].items()})
+
+
 def render_text(ex: Exact, show: Show | None = None) -> str:
     show = show or Show()
     inst, geo = ex.inst, ex.geo
@@ -159,9 +164,8 @@ def render_text(ex: Exact, show: Show | None = None) -> str:
     else:
         w = ex.compat.witness
         y = " + ".join(f"({yi:+d}) B({ctx[g.j]},{tok[g.token]})" for yi, g in zip(w["y"], geo.E) if yi)
-        rhs = LinLog({(1, q): Fraction(k) for q, k in w["exponents"].items()})
         L.append(f"  NOT compatible: {y} = 0, but the same combination of the right-hand sides is "
-                 f"{show.ll(rhs)} != 0" + (f" (the product of the ratios is {show.q(w['product'])}, not 1)"
+                 f"{show.ll(_witness_rhs(w))} != 0" + (f" (the product of the ratios is {show.q(w['product'])}, not 1)"
                                            if w["product"] is not None else ""))
     L += ["", "NTP-SVM (max-margin problem)", "  minimise ||W||^2 over W in R^(V x d) subject to",
           "    (w_z - w_(a_j))^T h_j = 0      for every generator (j, z)   [multiplier mu_(j,z), free]",
@@ -321,8 +325,7 @@ def render_latex(ex: Exact, show: Show | None = None) -> str:
         wit = ex.compat.witness
         terms = " + ".join(f"({yi}) B_{{{ctx[g.j]},{tok[g.token]}}}" for yi, g in zip(wit["y"], geo.E) if yi)
         L.append(r"The system is \emph{not} compatible: $" + terms + r" = 0$, but the same combination of "
-                 r"the right-hand sides is $" + _tex(show.tll(LinLog({(1, q): Fraction(k) for q, k
-                                                               in wit["exponents"].items()}))) + r" \neq 0$.")
+                 r"the right-hand sides is $" + _tex(show.tll(_witness_rhs(wit))) + r" \neq 0$.")
     L += [r"\paragraph{NTP-SVM.}",
           r"\begin{align*}",
           r"W^{\mathrm{mm}} = \arg\min_W \ \|W\|^2 \quad \text{s.t.}\quad "

@@ -7,6 +7,7 @@ is a bug, not a rounding issue.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -162,11 +163,8 @@ def compatibility(geo: Geometry, F: FResult) -> Compat:
                     for p, k in e.items():
                         exps[p] = exps.get(p, 0) + yi * k
                 exps = {p: k for p, k in sorted(exps.items()) if k}
-                product = None
-                if sum(abs(k) * p.bit_length() for p, k in exps.items()) <= PRODUCT_BITS:
-                    product = Fraction(1)
-                    for p, k in exps.items():
-                        product *= Fraction(p) ** k
+                short = sum(abs(k) * p.bit_length() for p, k in exps.items()) <= PRODUCT_BITS
+                product = Fraction(math.prod(Fraction(p) ** k for p, k in exps.items())) if short else None
                 return Compat(False, witness={"y": y, "product": product, "exponents": exps})
     primes = sorted(set().union(*expo)) if expo else []
     by_prime: dict[int, dict] = {}
@@ -291,17 +289,14 @@ def psd_certificate(S: flint.fmpq_mat) -> tuple | None:
         E = (S - flint.fmpq_mat(LDz * Lz.transpose()) / flint.fmpq(2**120)).entries()
         absE = [abs(x) for x in E]
         if all(2 * E[i * d + i] >= sum(absE[i * d:(i + 1) * d]) for i in range(d)):
-            unit = Fraction(1, 2**40)
             L = [[Fraction(x, 1 << 40) for x in row] for row in Li]
-            D = [x * unit for x in Di]
+            D = [Fraction(x, 1 << 40) for x in Di]
             return L, D
     return ldl_psd(rows_of(S))
 
 
 def _short_rational_below(x: Fraction) -> Fraction:
     """The largest rational with 3 significant decimal digits that is <= x (x > 0)."""
-    import math
-
     exp = math.floor(math.log10(x.numerator) - math.log10(x.denominator)) - 2
     scaled = math.floor(x / Fraction(10) ** exp)
     while scaled >= 1000:                 # log10 rounding at a power of ten
@@ -313,8 +308,6 @@ def _short_rational_below(x: Fraction) -> Fraction:
 
 def _sci(x: Fraction) -> str:
     """A 15-digit decimal text of a rational of any size (no float overflow or underflow)."""
-    import math
-
     if x == 0:
         return "0"
     e = math.floor(math.log10(abs(x.numerator)) - math.log10(x.denominator))

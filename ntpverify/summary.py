@@ -12,7 +12,8 @@ def _matrix(rows: list[list[str]], names: list[str], indent: str = "    ") -> li
             for n, r in zip(names, rows)]
 
 
-MAX_SHOWN = 64            # matrices with more entries, and lists longer than this, are abbreviated
+MAX_SHOWN = 64            # matrices with more entries are abbreviated to a note
+MAX_LISTED = 8            # lists (support, witness terms, Farkas terms) show this many entries
 
 
 def _matrix_or_note(rows: list[list[str]], names: list[str]) -> list[str]:
@@ -25,8 +26,8 @@ def _matrix_or_note(rows: list[list[str]], names: list[str]) -> list[str]:
 
 
 def _first(items: list[str], sep: str) -> str:
-    shown = sep.join(items[:MAX_SHOWN // 8])
-    return shown + (f"{sep}... ({len(items)} in all)" if len(items) > MAX_SHOWN // 8 else "")
+    shown = sep.join(items[:MAX_LISTED])
+    return shown + (f"{sep}... ({len(items)} in all)" if len(items) > MAX_LISTED else "")
 
 
 def product_text(inc: dict) -> str:

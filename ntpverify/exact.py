@@ -90,7 +90,8 @@ def subspace_F(geo: Geometry) -> FResult:
         return FResult([], {})
     basis = pivots(submatrix(geo.Q, E, E))
     span: dict[int, dict[int, Fraction]] = {}
-    others = [i for i in E if i not in set(basis)]
+    in_basis = set(basis)
+    others = [i for i in E if i not in in_basis]
     if others:
         X = solve(submatrix(geo.Q, basis, basis), submatrix(geo.Q, basis, others))
         for col, i in enumerate(others):

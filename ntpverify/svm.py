@@ -292,7 +292,8 @@ def exact_ldp(geo: Geometry, warm: list[int] | None = None, max_rounds: int | No
     max_rounds = max_rounds or 20 * n + 100
     for _ in range(max_rounds):
         w = [b[a] - sum((C[a][c] * u[c] for c in P), flint.fmpq(0)) for a in range(n)]
-        free = [a for a in range(n) if a not in set(P) and w[a] > 0]
+        passive = set(P)
+        free = [a for a in range(n) if a not in passive and w[a] > 0]
         if not free:
             break
         P.append(max(free, key=lambda a: (w[a], -a)))

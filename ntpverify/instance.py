@@ -20,6 +20,7 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from fractions import Fraction
 from pathlib import Path
 
@@ -76,11 +77,13 @@ class Instance:
     def d(self) -> int:
         return len(self.H[0])
 
-    @property
+    # cached: the claims and checks read these inside loops over contexts and tokens (frozen
+    # dataclass: cached_property writes the instance __dict__ directly, fields stay immutable)
+    @cached_property
     def supports(self) -> tuple[tuple[int, ...], ...]:
         return tuple(tuple(z for z in range(self.V) if p[z] > 0) for p in self.P)
 
-    @property
+    @cached_property
     def anchors(self) -> tuple[int, ...]:
         """a_j: the first in-support token in vocabulary order."""
         return tuple(s[0] for s in self.supports)

@@ -745,16 +745,8 @@ def _offset_k_needed(ctx, N: int, err, tol, mu, v_sat):
 def path_claims(problem: NumericProblem, path: PathRun, tols: Tolerances = DEFAULT_TOL) -> list[ClaimResult]:
     """thm1 and ext-path-rate judged on a norm-ball path run (errors recomputed from W_B against the
     problem given here); not-applicable with the failing hypothesis named."""
-    why = None
-    if problem.instance.is_trivial():
-        why = "trivial instance (every support is the whole vocabulary)"
-    elif not problem.compatible:
-        why = "not compatible (no finite F-part matches every log-odds)"
-    elif not problem.separable:
-        why = "not separable (some out-of-support mass cannot be driven to zero)"
-    elif path.skipped:
-        why = path.skipped
-    if why is not None:
+    why = failing_condition(problem) or path.skipped
+    if why:
         return [_not_applicable(cid, why) for cid in ("thm1", "ext-path-rate")]
     if path.not_run:
         return [ClaimResult(cid, Status.NOT_CHECKED, f"not checked: {path.not_run}",

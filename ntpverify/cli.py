@@ -12,9 +12,7 @@ import click
 
 from . import __version__
 from .errors import BadCertificate, BadInput, NtpError
-from .status import Status
-
-EXIT = {Status.PASS: 0, Status.FAIL: 1, Status.INCONCLUSIVE: 4}
+from .fsutil import write_text_atomic
 
 
 class Interrupted(BaseException):
@@ -57,14 +55,6 @@ def _guard(fn):
 def _fail(message: str, code: int):
     click.echo(message, err=True)
     sys.exit(code)
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one
-    (temporary file in the same folder, fsync, rename; ordinary permissions)."""
-    from .fsutil import write_text_atomic
-
-    write_text_atomic(path, text)
 
 
 def dumps(obj) -> str:
@@ -150,7 +140,6 @@ def check(cases, json_path, precision, iterations, backend, exact_only, quiet, r
     certs = [o.cert for o in outcomes if o.cert is not None]
     errors = [o for o in outcomes if o.cert is None]
     if junit_path:
-        from .fsutil import write_text_atomic
         write_text_atomic(junit_path, batch.junit_xml(outcomes))
     if report_path and certs:
         from .report import write_report
@@ -163,7 +152,7 @@ def check(cases, json_path, precision, iterations, backend, exact_only, quiet, r
             if json_path == "-":
                 sys.stdout.write(text)
             else:
-                write_atomic(json_path, text)
+                write_text_atomic(json_path, text)
     if len(outcomes) > 1:
         click.echo(batch.summary_line(outcomes), file=out)
     for o in errors:
@@ -245,7 +234,7 @@ def gd(case_path, iterations, precision, backend, json_path, allow_large):
         if json_path == "-":
             sys.stdout.write(dumps(data))
         else:
-            write_atomic(json_path, dumps(data))
+            write_text_atomic(json_path, dumps(data))
 
 
 def _short(x) -> str:
@@ -274,7 +263,6 @@ def derive(case_path, latex, out_path, full, allow_large):
     _check_output_folder(out_path)
     text = derive_text(load_case(case_path, allow_large=allow_large), latex=latex, full=full)
     if out_path:
-        from .fsutil import write_text_atomic
         write_text_atomic(out_path, text)
     else:
         click.echo(text, nl=False)
@@ -293,7 +281,7 @@ def new(name):
     except ValueError as exc:
         raise BadInput(str(exc), where=name) from None
     _check_output_folder(str(path))
-    if path.exists() or not create_text_exclusive(path, template_text(stem, str(path))):
+    if not create_text_exclusive(path, template_text(stem, str(path))):
         raise BadInput("already exists; not overwritten (choose another name or remove it)", where=str(path))
     click.echo(f"wrote {path}; next: ntpverify check {path} --explain --report {path.with_suffix('.html')}")
 

@@ -18,6 +18,7 @@ from .exactnum import LinLog, fmt_q, sqrt_text
 from .instance import Case, Instance
 from .exact import decimal
 from .runner import Exact, run_exact
+from .summary import matrix_lines
 
 EXPAND_MAX_D = 4          # write <B, W> out coordinate by coordinate up to this d
 SHOW_MAX_CHARS = 40       # longer exact results are shown as 6-digit decimals unless full=True
@@ -32,7 +33,6 @@ class Pair:
     j: int
     token: int
     anchor: int
-    index: int            # position in the exact layer's geometry
 
 
 class Show:
@@ -92,8 +92,8 @@ def derive(case: Case | Instance, latex: bool = False, full: bool = False) -> st
 
 def _pairs(ex: Exact) -> tuple[list[Pair], list[Pair]]:
     geo = ex.geo
-    eq = [Pair(g.j, g.token, g.minus, i) for i, g in enumerate(geo.E)]
-    ineq = [Pair(g.j, g.token, g.plus, geo.nE + k) for k, g in enumerate(geo.I)]
+    eq = [Pair(g.j, g.token, g.minus) for g in geo.E]
+    ineq = [Pair(g.j, g.token, g.plus) for g in geo.I]
     return eq, ineq
 
 
@@ -111,25 +111,9 @@ def _vec(xs) -> str:
 
 def _text_linear(inst: Instance, plus: int, minus: int, j: int) -> str:
     """(w_plus - w_minus)^T h_j written out over coordinates: sum_c h_jc (W[plus,c] - W[minus,c])."""
-    sym = _symbols(inst)
+    sym = {v: [sympy.Symbol(f"W[{inst.vocab[v]},{c + 1}]") for c in range(inst.d)] for v in (plus, minus)}
     expr = sympy.expand(sum(_q_sym(inst.H[j][c]) * (sym[plus][c] - sym[minus][c]) for c in range(inst.d)))
     return sympy.sstr(expr) if expr != 0 else "0"
-
-
-def _symbols(inst: Instance):
-    return [[sympy.Symbol(f"W[{inst.vocab[v]},{c + 1}]") for c in range(inst.d)] for v in range(inst.V)]
-
-
-def _matrix_text(rows: list[list[str]], names: list[str], indent: str = "    ") -> list[str]:
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    nw = max(len(n) for n in names)
-    return [f"{indent}{n:>{nw}} [ " + "  ".join(x.rjust(w) for x, w in zip(r, widths)) + " ]"
-            for n, r in zip(names, rows)]
-
-
-def _witness_rhs(witness: dict) -> LinLog:
-    """sum_i y_i log r_i = sum_q e_q log q: the right-hand sides along an incompatibility witness."""
-    return LinLog({(1, q): Fraction(k) for q, k in witness["exponents"].items()})
 
 
 def render_text(ex: Exact, show: Show | None = None) -> str:
@@ -160,12 +144,12 @@ def render_text(ex: Exact, show: Show | None = None) -> str:
     L.append(f"  F = span of the generators: dim F = {ex.F.dim}" + (f"; basis {basis}" if basis else ""))
     if ex.compat.compatible:
         L.append("  The system is consistent (compatible). W* = its unique solution in F (minimum norm):")
-        L += _matrix_text([[show.ll(v) for v in row] for row in ex.compat.W_star], list(tok))
+        L += matrix_lines([[show.ll(v) for v in row] for row in ex.compat.W_star], list(tok))
     else:
         w = ex.compat.witness
         y = " + ".join(f"({yi:+d}) B({ctx[g.j]},{tok[g.token]})" for yi, g in zip(w["y"], geo.E) if yi)
         L.append(f"  NOT compatible: {y} = 0, but the same combination of the right-hand sides is "
-                 f"{show.ll(_witness_rhs(w))} != 0" + (f" (the product of the ratios is {show.q(w['product'])}, not 1)"
+                 f"{show.ll(LinLog.from_log_coeffs(w['exponents']))} != 0" + (f" (the product of the ratios is {show.q(w['product'])}, not 1)"
                                            if w["product"] is not None else ""))
     L += ["", "NTP-SVM (max-margin problem)", "  minimise ||W||^2 over W in R^(V x d) subject to",
           "    (w_z - w_(a_j))^T h_j = 0      for every generator (j, z)   [multiplier mu_(j,z), free]",
@@ -186,8 +170,8 @@ def render_text(ex: Exact, show: Show | None = None) -> str:
         L.append("  Trivial instance (every support is the whole vocabulary): no margin constraints, W^mm = 0.")
     elif r.separable:
         L.append("  Solution W^mm (exact):")
-        L += _matrix_text([[show.q(x) for x in row] for row in r.W], list(tok))
-        L.append(f"  ||W^mm||^2 = sum lambda = {show.q(r.norm_sq)}; margin = 1/||W^mm|| = {show.sqrt(1 / r.norm_sq)}")
+        L += matrix_lines([[show.q(x) for x in row] for row in r.W], list(tok))
+        L.append(f"  ||W^mm||^2 = sum lambda = {show.q(r.norm_sq)}; margin = 1/||W^mm|| = {show.sqrt(ex.margin_sq)}")
         L.append("  lambda (non-zero): " + (", ".join(f"({ctx[geo.all[i].j]},{tok[geo.all[i].token]}) = {show.q(v)}"
                                                       for i, v in sorted(r.lam.items()) if v) or "none"))
         L.append("  mu: " + (", ".join(f"({ctx[geo.all[i].j]},{tok[geo.all[i].token]}) = {show.q(v)}"
@@ -258,14 +242,10 @@ def _tex_lines(items: list[str]) -> str:
 
 def _tex_linear(inst: Instance, plus: int, minus: int, j: int) -> str:
     """sum_c h_jc (W_{plus,c} - W_{minus,c}) through sympy, symbols printed as W_{token,c}."""
-    syms, names = [], {}
-    for v in range(inst.V):
-        row = []
-        for c in range(inst.d):
-            s = sympy.Symbol(f"w_{v}_{c}")
-            names[s] = f"W_{{{tex_text(inst.vocab[v])},{c + 1}}}"
-            row.append(s)
-        syms.append(row)
+    syms, names = {}, {}
+    for v in (plus, minus):
+        syms[v] = [sympy.Symbol(f"w_{v}_{c}") for c in range(inst.d)]
+        names.update({s: f"W_{{{tex_text(inst.vocab[v])},{c + 1}}}" for c, s in enumerate(syms[v])})
     expr = sympy.expand(sum(_q_sym(inst.H[j][c]) * (syms[plus][c] - syms[minus][c]) for c in range(inst.d)))
     return sympy.latex(expr, symbol_names=names) if expr != 0 else "0"
 
@@ -325,7 +305,7 @@ def render_latex(ex: Exact, show: Show | None = None) -> str:
         wit = ex.compat.witness
         terms = " + ".join(f"({yi}) B_{{{ctx[g.j]},{tok[g.token]}}}" for yi, g in zip(wit["y"], geo.E) if yi)
         L.append(r"The system is \emph{not} compatible: $" + terms + r" = 0$, but the same combination of "
-                 r"the right-hand sides is $" + _tex(show.tll(_witness_rhs(wit))) + r" \neq 0$.")
+                 r"the right-hand sides is $" + _tex(show.tll(LinLog.from_log_coeffs(wit["exponents"]))) + r" \neq 0$.")
     L += [r"\paragraph{NTP-SVM.}",
           r"\begin{align*}",
           r"W^{\mathrm{mm}} = \arg\min_W \ \|W\|^2 \quad \text{s.t.}\quad "
@@ -356,7 +336,7 @@ def render_latex(ex: Exact, show: Show | None = None) -> str:
         L.append(r"Trivial instance: no margin constraints, $W^{\mathrm{mm}} = 0$.")
     elif r.separable:
         L += _tex_matrix_display(r"W^{\mathrm{mm}}", [[show.tq(x) for x in row] for row in r.W])
-        margin = show.tsqrt(1 / r.norm_sq)
+        margin = show.tsqrt(ex.margin_sq)
         L.append(r"\[ \|W^{\mathrm{mm}}\|^2 = " + _tex(show.tq(r.norm_sq)) + r", \qquad \text{margin } "
                  r"1/\|W^{\mathrm{mm}}\| = " + _tex(margin) + r" \]")
         lam = [f"\\lambda_{{{ctx[geo.all[i].j]},{tok[geo.all[i].token]}}} = {_tex(show.tq(v))}"

@@ -1,4 +1,4 @@
-"""Atomic output files for library code (the CLI has its own ``write_atomic`` for certificates).
+"""Atomic output files (certificates, reports, JUnit XML, derivations, templates).
 
 Readers of a path see either the old content or the whole new content, never a half-written file:
 everything is written to a temporary name in the target's folder and renamed into place.

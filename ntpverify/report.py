@@ -24,7 +24,7 @@ import numpy as np
 from . import __version__
 from .explain import explain_claim
 from .fsutil import write_page_with_folder, write_text_atomic
-from .summary import product_text
+from .summary import farkas_terms, product_text, witness_terms
 
 DPI = 110
 ANNOTATE_CELLS = 80          # write values into heat-map cells up to this many cells
@@ -518,11 +518,11 @@ def case_blocks(cert: dict, prefix: str) -> list:
         margin = _cell(ex["margin"]["expr"], ex["margin"]["value"]) if ex.get("margin") else "none"
         facts.append(f"||W^mm||^2 = {_cell(ex['W_mm_norm_sq'])}, margin 1/||W^mm|| = {margin}")
     else:
-        lam = " + ".join(f"{e['lambda']} A({e['context']},{e['token']})" for e in (ex.get("farkas") or {}).get("lambda", []))
+        lam = " + ".join(farkas_terms(ex))
         facts.append(f"not separable; Farkas certificate: {lam} + (mu terms) = 0")
     if not ex["compatible"]:
         inc = ex["incompatibility"]
-        y = ", ".join(f"{e['y']:+d} x ({e['generator'][0]},{e['generator'][1]})" for e in inc["y"])
+        y = ", ".join(witness_terms(inc))
         facts.append(f"not compatible: the log-odds along y = [{y}] multiply to {product_text(inc)}, not 1")
     st = ex["step"]
     facts.append(f"GD step eta = {st['eta']} ({'proven admissible' if st['admissible'] else 'NOT admissible'})")

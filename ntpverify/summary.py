@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 
-def _matrix(rows: list[list[str]], names: list[str], indent: str = "    ") -> list[str]:
+def matrix_lines(rows: list[list[str]], names: list[str], indent: str = "    ") -> list[str]:
+    """Rows of a matrix, each prefixed by its (right-aligned) name, columns aligned."""
     if not rows:
         return []
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
@@ -19,7 +20,7 @@ MAX_LISTED = 8            # lists (support, witness terms, Farkas terms) show th
 def _matrix_or_note(rows: list[list[str]], names: list[str]) -> list[str]:
     cells = sum(len(r) for r in rows)
     if cells <= MAX_SHOWN:
-        return _matrix(rows, names)
+        return matrix_lines(rows, names)
     longest = max(len(x) for r in rows for x in r)
     return [f"    ({len(rows)} x {len(rows[0])} entries, the longest {longest} characters: in full in the "
             "certificate (--json) or from `ntpverify derive CASE --full`)"]
@@ -28,6 +29,16 @@ def _matrix_or_note(rows: list[list[str]], names: list[str]) -> list[str]:
 def _first(items: list[str], sep: str) -> str:
     shown = sep.join(items[:MAX_LISTED])
     return shown + (f"{sep}... ({len(items)} in all)" if len(items) > MAX_LISTED else "")
+
+
+def witness_terms(inc: dict) -> list[str]:
+    """The incompatibility witness y, one "+y x (context,token)" per generator."""
+    return [f"{e['y']:+d} x ({e['generator'][0]},{e['generator'][1]})" for e in inc["y"]]
+
+
+def farkas_terms(ex: dict) -> list[str]:
+    """The Farkas certificate's margin terms, one "lambda A(context,token)" each."""
+    return [f"{e['lambda']} A({e['context']},{e['token']})" for e in (ex.get("farkas") or {}).get("lambda", [])]
 
 
 def product_text(inc: dict) -> str:
@@ -58,7 +69,7 @@ def render_summary(cert: dict, quiet: bool = False) -> str:
         L += _matrix_or_note(ex["W_star"]["expr"], vocab)
     else:
         inc = ex["incompatibility"]
-        y = _first([f"{e['y']:+d} x ({e['generator'][0]},{e['generator'][1]})" for e in inc["y"]], ", ")
+        y = _first(witness_terms(inc), ", ")
         L.append(f"  not compatible: the log-odds along y = [{y}] multiply to {product_text(inc)} != 1")
     if ex["separable"]:
         L.append("  W^mm:")
@@ -67,7 +78,7 @@ def render_summary(cert: dict, quiet: bool = False) -> str:
         L.append(f"  ||W^mm||^2 = {ex['W_mm_norm_sq']}; margin = {margin}; "
                  f"support: {_first([f'({c},{v})' for c, v in ex['support']], ' ') or 'none'}")
     else:
-        lam = _first([f"{e['lambda']} A({e['context']},{e['token']})" for e in ex["farkas"]["lambda"]], " + ")
+        lam = _first(farkas_terms(ex), " + ")
         L.append(f"  not separable: Farkas certificate {lam} + (mu terms) = 0")
     st = ex["step"]
     L.append(f"  GD step eta = {st['eta']} ({'auto, ' if st['auto'] else ''}"

@@ -11,9 +11,9 @@ import pytest
 
 from closed_forms import (compatible_nonseparable, orthogonal_problem, perturbed,
                           separable_incompatible, three_orthogonal)
-from ntpverify.numeric.checks import (exact_data, failure_report, gd_claims, offset_structure,
+from ntpverify.numeric.checks import (failure_report, gd_claims, offset_structure,
                                       path_claims)
-from ntpverify.numeric.gd import run_gd
+from ntpverify.numeric.gd import exact_data, run_gd
 from ntpverify.numeric.path import run_path
 from ntpverify.status import Status
 

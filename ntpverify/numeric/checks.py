@@ -52,7 +52,7 @@ import numpy as np
 from ..errors import InternalError
 from ..exactnum import fmt_q
 from ..status import ClaimResult, Status
-from .gd import (Checkpoint, Evaluator, ExactData, GdRun, exact_data, fmt_mpf, frob, integer_matrix,
+from .gd import (Checkpoint, Evaluator, ExactData, GdRun, fmt_mpf, frob, integer_matrix,
                  mscale, msub, q2mpf)
 from .path import PathRun, fmt_radius
 from .problem import NumericProblem, failing_condition
@@ -331,7 +331,7 @@ class _GdView:
 
     def __init__(self, problem: NumericProblem, run: GdRun):
         self.problem, self.run, self.ctx = problem, run, run.ctx
-        self.exact: ExactData = exact_data(problem)
+        self.exact: ExactData = problem.exact
         self.ev = Evaluator(problem, self.exact, run.ctx)
         self.ks = decade_ks(run)
         self.cps: list[Checkpoint] = [run.at(k) for k in self.ks]
@@ -342,12 +342,9 @@ class _GdView:
         self.mm_norm_sq = _q(ctx, problem.W_mm_norm_sq)
         self.eta = self.ev.eta
         self.L_bar = ctx.fsum(p * ctx.fsum(x * x for x in h) for p, h in zip(self.ev.pi, self.ev.H)) / 2
-        self._offsets = None
 
     def offsets(self) -> "OffsetStructure":
-        if self._offsets is None:
-            self._offsets = offset_structure(self.problem, self.exact)
-        return self._offsets
+        return self.problem.offsets
 
     def loss_gap(self, c: Checkpoint):
         """CE(W_k) - H with the H of the problem being checked (not the one of the run)."""
@@ -765,7 +762,7 @@ class _PathView:
     def __init__(self, problem: NumericProblem, path: PathRun):
         from .path import PATH_GUARD
         self.problem, self.path, self.ctx = problem, path, path.ctx
-        self.ev = Evaluator(problem, exact_data(problem), path.ctx)
+        self.ev = Evaluator(problem, problem.exact, path.ctx)
         ctx = self.ctx
         self.Bs = [p.B for p in path.points]
         self.W_star = _flat(self.ev.W_star)
@@ -811,7 +808,7 @@ def check_thm1(v: _PathView, tols: Tolerances) -> ClaimResult:
     digits = _confirmed_digits(ctx, v.errs[-1], v.ws_norm)
     uhat = _unit(ctx, _flat(v.ev.W_mm))
     tangents = [_unit(ctx, _flat(p.tangent)) for p in pts]
-    degenerate = offset_structure(v.problem, exact_data(v.problem)).degenerate_reason
+    degenerate = v.problem.offsets.degenerate_reason
     direc = analyse_limit(ctx, v.Bs, tangents, uhat, _q(ctx, tols.direction), v.floor,
                           "path tangent dW/dB -> W^mm/||W^mm||", tols, axis="B",
                           needed=lambda e, tol, f: "larger radii", extrapolate=degenerate is None,
@@ -899,7 +896,7 @@ def failure_report(problem: NumericProblem, run: GdRun) -> dict:
     P_F(W_k) converges to (for separable-but-not-compatible data, against the minimiser on F of the
     in-support loss CE_F, computed by Newton when dim F <= MAX_CE_F_DIM)."""
     ctx = run.ctx
-    ev = Evaluator(problem, exact_data(problem), ctx)
+    ev = Evaluator(problem, problem.exact, ctx)
     ks = decade_ks(run)
     cps = [run.at(k) for k in ks]
     out = {"compatible": problem.compatible, "separable": problem.separable,

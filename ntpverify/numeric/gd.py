@@ -648,7 +648,7 @@ def run_gd(problem: NumericProblem, iterations: int, precision: int, backend: st
     schedule = checkpoint_schedule(iterations)
     ctx = mpmath.MPContext()
     ctx.dps = working_digits(precision, iterations)
-    ev = Evaluator(problem, exact_data(problem), ctx)
+    ev = Evaluator(problem, problem.exact, ctx)
     inst = problem.instance
     W0 = initial_point(inst.V, inst.d, init_seed, init_scale)
     start = time.perf_counter()

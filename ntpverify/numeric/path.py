@@ -34,7 +34,7 @@ import flint
 import mpmath
 
 from ..errors import NoConvergence
-from .gd import Evaluator, arb_mid_to_mpf, exact_data, fmt_mpf, frob, mpf_to_arb, msub, q2mpf
+from .gd import Evaluator, arb_mid_to_mpf, fmt_mpf, frob, mpf_to_arb, msub, q2mpf
 from .problem import NumericProblem, failing_condition
 
 DEFAULT_RADII = tuple(Fraction(b) for b in (2, 5, 10, 20, 40, 80))
@@ -251,7 +251,7 @@ class _Tracer:
     def __init__(self, problem, precision, ctx, confirm, progress, n_requested):
         self.problem, self.precision, self.ctx, self.confirm = problem, precision, ctx, confirm
         self.progress, self.n_requested = progress, n_requested
-        self.exact = exact_data(problem)
+        self.exact = problem.exact
         self.mm_norm = math.sqrt(float(problem.W_mm_norm_sq))
         self.systems: dict[int, _System] = {}
         self.points: list[PathPoint] = []

@@ -52,7 +52,7 @@ import numpy as np
 from ..errors import InternalError
 from ..exactnum import fmt_q
 from ..status import ClaimResult, Status
-from .gd import (Checkpoint, Evaluator, ExactData, GdRun, fmt_mpf, frob, integer_matrix,
+from .gd import (Checkpoint, Evaluator, ExactData, GdRun, constraint_inner, fmt_mpf, frob, integer_matrix,
                  mscale, msub, q2mpf)
 from .path import PathRun, fmt_radius
 from .problem import NumericProblem, failing_condition
@@ -593,20 +593,6 @@ class OffsetStructure:
     weakly_active: list[tuple[int, int]] = field(default_factory=list)
 
 
-def _ineq_inner(anchors, hh, p1, p2) -> Fraction:
-    """<A_{j,v}, A_{j2,v2}> with A_{j,v} = (e_{a_j} - e_v) h_j^T."""
-    (j, v), (j2, v2) = p1, p2
-    a, a2 = anchors[j], anchors[j2]
-    return ((a == a2) - (a == v2) - (v == a2) + (v == v2)) * hh[j][j2]
-
-
-def _gen_ineq_inner(anchors, hh, b, p) -> Fraction:
-    """<B_{j1,z}, A_{j,v}> = <e_z - e_{a_j1}, e_{a_j} - e_v> <h_j1, h_j>."""
-    (j1, z), (j, v) = b, p
-    a1, a = anchors[j1], anchors[j]
-    return ((z == a) - (z == v) - (a1 == a) + (a1 == v)) * hh[j1][j]
-
-
 def offset_structure(problem: NumericProblem, exact: ExactData) -> OffsetStructure:
     """Support pairs (positive multipliers), exact independence of their projections
     P_perp A_{j,v} (rank of the bordered Gram matrix [[G_B, C], [C^T, G_A]] equals
@@ -619,8 +605,10 @@ def offset_structure(problem: NumericProblem, exact: ExactData) -> OffsetStructu
     if n == 0:
         return OffsetStructure([], [], False, None, None, None,
                                "no positive multipliers supplied, so degeneracy cannot be ruled out", weak)
-    GA = [[_ineq_inner(anchors, hh, p, q) for q in pairs] for p in pairs]
-    C = [[_gen_ineq_inner(anchors, hh, b, p) for p in pairs] for b in exact.F_pairs]
+    A = [(j, anchors[j], v) for j, v in pairs]                  # A_{j,v} = (e_{a_j} - e_v) h_j^T
+    B = [(j, z, anchors[j]) for j, z in exact.F_pairs]          # B_{j,z} = (e_z - e_{a_j}) h_j^T
+    GA = [[constraint_inner(hh, p, q) for q in A] for p in A]
+    C = [[constraint_inner(hh, b, p) for p in A] for b in B]
     nF = len(exact.F_pairs)
     bordered = [list(exact.gram[i]) + C[i] for i in range(nF)]
     bordered += [[C[i][s] for i in range(nF)] + GA[s] for s in range(n)]

@@ -37,6 +37,7 @@ import mpmath
 
 from ..errors import InternalError
 from ..exactnum import fmt_q
+from ..linalg import mat, rows_of, to_fmpq
 from .problem import NumericProblem
 
 Matrix = list  # list of rows, each a list of mpf (V x d unless stated)
@@ -51,13 +52,9 @@ PROGRESS_CALLS = 100       # at most this many progress callbacks per run
 # Exact data and its evaluation in a working precision
 
 
-def _frac(x) -> Fraction:
-    """A flint fmpq (or int / Fraction) as a Fraction."""
-    if isinstance(x, Fraction):
-        return x
-    if isinstance(x, int):
-        return Fraction(x)
-    return Fraction(int(x.p), int(x.q))
+def _arb(x: Fraction) -> flint.arb:
+    """A rational as an arb (exact when representable at the working precision, else rounded)."""
+    return flint.arb(to_fmpq(x))
 
 
 EXACT_INVERSE_MAX = 60     # dim F up to which the Gram inverse is computed exactly
@@ -87,20 +84,15 @@ class ExactData:
     gram_inv: tuple[tuple[Fraction, ...], ...] | None
 
 
-def generator_inner(anchors, hh, p1: tuple[int, int], p2: tuple[int, int]) -> Fraction:
-    """<B_{j,z}, B_{j2,z2}> = <e_z - e_{a_j}, e_z2 - e_{a_j2}> <h_j, h_j2>, exactly."""
-    (j, z), (j2, z2) = p1, p2
-    a, a2 = anchors[j], anchors[j2]
-    tok = (z == z2) - (z == a2) - (a == z2) + (a == a2)
-    return tok * hh[j][j2]
+def constraint_inner(hh, c1: tuple[int, int, int], c2: tuple[int, int, int]) -> Fraction:
+    """<(e_p - e_n) h_j^T, (e_p2 - e_n2) h_j2^T> = <e_p - e_n, e_p2 - e_n2> <h_j, h_j2>, exactly,
+    for constraints given as (j, p, n): B_{j,z} is (j, z, a_j) and A_{j,v} is (j, a_j, v)."""
+    (j, p, n), (j2, p2, n2) = c1, c2
+    return ((p == p2) - (p == n2) - (n == p2) + (n == n2)) * hh[j][j2]
 
 
 def _common_denominator(rows) -> int:
-    den = 1
-    for row in rows:
-        for x in row:
-            den = den * x.denominator // math.gcd(den, x.denominator)
-    return den
+    return math.lcm(*(x.denominator for row in rows for x in row))
 
 
 def integer_matrix(rows: Sequence[Sequence[Fraction]]) -> flint.fmpz_mat:
@@ -116,9 +108,7 @@ def exact_inverse(rows: Sequence[Sequence[Fraction]]) -> tuple[tuple[Fraction, .
     n = len(rows)
     if n == 0:
         return ()
-    M = flint.fmpq_mat(n, n, [flint.fmpq(x.numerator, x.denominator) for r in rows for x in r])
-    inv = M.inv()
-    return tuple(tuple(_frac(inv[i, k]) for k in range(n)) for i in range(n))
+    return tuple(map(tuple, rows_of(mat(rows, n, n).inv())))
 
 
 def exact_data(problem: NumericProblem) -> ExactData:
@@ -132,7 +122,8 @@ def exact_data(problem: NumericProblem) -> ExactData:
     hh = tuple(tuple(Fraction(int(G[j, j2]), den * den) for j2 in range(inst.m)) for j in range(inst.m))
     anchors = inst.anchors
     pairs = tuple(problem.F_basis)
-    gram = tuple(tuple(generator_inner(anchors, hh, p1, p2) for p2 in pairs) for p1 in pairs)
+    gens = [(j, z, anchors[j]) for j, z in pairs]
+    gram = tuple(tuple(constraint_inner(hh, g1, g2) for g2 in gens) for g1 in gens)
     if pairs and integer_matrix(gram).rank() < len(pairs):
         raise InternalError("the F basis handed to the numeric layer is linearly dependent "
                             f"(its Gram matrix of size {len(pairs)} is singular)")
@@ -152,13 +143,11 @@ def gram_inverse(exact: ExactData, bits: int):
     """
     n = len(exact.gram)
     if exact.gram_inv is not None:
-        return flint.arb_mat(n, n, [flint.arb(flint.fmpq(x.numerator, x.denominator))
-                                    for row in exact.gram_inv for x in row]).mid()
+        return flint.arb_mat(n, n, [_arb(x) for row in exact.gram_inv for x in row]).mid()
     work = bits + 64
     for _ in range(8):
         with flint.ctx.workprec(work):
-            G = flint.arb_mat(n, n, [flint.arb(flint.fmpq(x.numerator, x.denominator))
-                                     for row in exact.gram for x in row])
+            G = flint.arb_mat(n, n, [_arb(x) for row in exact.gram for x in row])
             try:
                 inv = G.inv()
             except ZeroDivisionError:
@@ -179,7 +168,7 @@ def _generator_vec(exact: ExactData, pair: tuple[int, int]) -> list:
     a = exact.anchors[j]
     out = [flint.arb(0)] * (exact.V * exact.d)
     for i, h in enumerate(exact.H[j]):
-        x = flint.arb(flint.fmpq(h.numerator, h.denominator))
+        x = _arb(h)
         out[z * exact.d + i] = x
         out[a * exact.d + i] = -x
     return out
@@ -412,23 +401,18 @@ class FlintStepper:
         self.ev = ev
         self.bits = _flint_bits(ev.ctx)
         self.V, self.m, self.d = ex.V, ex.m, ex.d
-        D = 1
-        for h in ex.H:
-            for x in h:
-                D = D * x.denominator // math.gcd(D, x.denominator)
-        self.D = D
+        D = self.D = _common_denominator(ex.H)
         Hi = [[int(x * D) for x in h] for h in ex.H]                       # m x d integers
         cs = [Fraction(ev.problem.eta) * p / (D * D) for p in ex.pi]
-        R = [[sum((Fraction(Hi[j][i]) * cs[j] * ex.P[j][v] for j in range(self.m)), Fraction(0))
-              for v in range(self.V)] for i in range(self.d)]
+        R = rows_of(mat(Hi, self.m, self.d).transpose()                    # Hi^T diag(c) P, exact
+                    * mat([[c * p for p in row] for c, row in zip(cs, ex.P)], self.m, self.V))
         self.colmax = max(sum(abs(x) for x in row) for row in Hi)
         with flint.ctx.workprec(self.bits):
-            arbq = lambda q: flint.arb(flint.fmpq(q.numerator, q.denominator))  # noqa: E731
             self.Hi = flint.arb_mat(self.m, self.d, [x for row in Hi for x in row])
             self.HiT = self.Hi.transpose()
-            self.c = [arbq(c) for c in cs]
-            self.R = flint.arb_mat(self.d, self.V, [arbq(x) for row in R for x in row])
-            Y0 = flint.arb_mat(self.d, self.V, [arbq(Fraction(W0[v][i]) / D)
+            self.c = [_arb(c) for c in cs]
+            self.R = flint.arb_mat(self.d, self.V, [_arb(x) for row in R for x in row])
+            Y0 = flint.arb_mat(self.d, self.V, [_arb(Fraction(W0[v][i]) / D)
                                                 for i in range(self.d) for v in range(self.V)])
             self.ones_d = flint.arb_mat(1, self.d, [1] * self.d)
             self.ones_m = flint.arb_mat(1, self.m, [1] * self.m)

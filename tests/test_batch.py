@@ -4,10 +4,7 @@ final summary line, and errors recorded per case."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -16,16 +13,10 @@ import pytest
 from ntpverify import batch
 from ntpverify.instance import load_case
 
-ROOT = Path(__file__).resolve().parent.parent
-CASES = ROOT / "cases"
+from clihelp import CASES, run
 TIMING = re.compile(r"\(exact [0-9.]+ s, numeric [0-9.]+ s\)")
 
 
-def run(*args, cwd=None):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("NTPVERIFY_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "ntpverify", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=600)
 
 
 def _short(text: str, iterations: int) -> str:

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from clihelp import ROOT, run
+
 CASE = ROOT / "cases" / "three-contexts.yaml"
-
-
-def run(*args, cwd=None):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("NTPVERIFY_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "ntpverify", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=600)
 
 
 def without_timing(cert: dict) -> dict:

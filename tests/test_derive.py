@@ -7,33 +7,27 @@ high-precision W* into those printed equations, so a wrong equation or a wrong s
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 import sympy
 
 from ntpverify.derive import derive, render_latex, render_text, tex_text
-from ntpverify.exactnum import LinLog
+from ntpverify.exactnum import LinLog, fmt_q
 from ntpverify.instance import load_case, parse_case
 from ntpverify.runner import exact_json, run_exact
 
-ROOT = Path(__file__).resolve().parent.parent
-CASES = ROOT / "cases"
+import clihelp
+from clihelp import CASES
 EXPANDED = re.compile(r"i\.e\. (.*) (=|>=) (.*)$")
 CELL = re.compile(r"W\[([^,\]]+),(\d+)\]")
 
 
 def run(*args, cwd=None):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("NTPVERIFY_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "ntpverify", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=300)
+    return clihelp.run(*args, cwd=cwd, timeout=300)
 
 
 def _evaluate(lhs: str, W: dict) -> sympy.Expr:
@@ -187,7 +181,6 @@ def test_linlog_to_sympy_matches_the_text_form():
 
 def test_long_exact_values_are_shortened_unless_full():
     """Random data give W^mm entries with many digits: shown as ~decimals with a note, exact with full."""
-    sys.path.insert(0, str(ROOT / "scripts"))
     from random_case import random_case_text
 
     from ntpverify.derive import Show
@@ -199,7 +192,7 @@ def test_long_exact_values_are_shortened_unless_full():
     assert "~" in text and "Note: " in text and "--full" in text and "~" not in exact_text
     for row in ex.svm.W:                    # the full text has every exact entry
         for x in row:
-            assert f"{x.numerator}/{x.denominator}" in exact_text or str(x.numerator) in exact_text
+            assert fmt_q(x) in exact_text
     tex = render_latex(ex, Show())
     assert _balanced(tex) and r"\emph{Note:}" in tex
     assert r"W^{\mathrm{mm}}_{[:,\,1:8]}" in tex and r"W^{\mathrm{mm}}_{[:,\,9:10]}" in tex   # d = 10 in blocks

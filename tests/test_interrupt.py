@@ -23,16 +23,13 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from clihelp import ROOT, cli_env
+
 CASES = [ROOT / "cases" / "three-contexts.yaml", ROOT / "cases" / "not-separable.yaml"]
 CLI = [sys.executable, "-m", "ntpverify"]
 
 
-def _env() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env.pop("NTPVERIFY_DEBUG", None)
-    return env
+_env = cli_env
 
 
 def _default_sigint():

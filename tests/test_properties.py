@@ -9,9 +9,7 @@ here nothing is known in closed form, only invariances and the trusted checker.
 from __future__ import annotations
 
 import os
-import sys
 from fractions import Fraction as F
-from pathlib import Path
 
 import flint
 from hypothesis import HealthCheck, assume, given, settings
@@ -24,7 +22,6 @@ from ntpverify.runner import run_exact
 from ntpverify.status import Status
 from test_exact import certificate
 
-ROOT = Path(__file__).resolve().parent.parent
 SCALE = float(os.environ.get("NTPVERIFY_PROPERTY_SCALE", "1"))   # e.g. 10 for a long bug hunt
 
 
@@ -211,7 +208,6 @@ def test_lemma1_d_greater_than_m_and_full_rank_implies_both_conditions(inst):
 # Found by scripts/limits.py (random instances grown from the paper size)
 
 def test_the_numeric_farkas_hint_exists_near_the_separability_boundary():
-    sys.path.insert(0, str(ROOT / "scripts"))
     from random_case import random_case_text
 
     from ntpverify import svm

@@ -10,12 +10,10 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
 import subprocess
 import sys
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,15 +22,9 @@ from matplotlib.image import imread
 from ntpverify.instance import load_case
 from ntpverify.runner import run_case
 
-ROOT = Path(__file__).resolve().parent.parent
-CASES = ROOT / "cases"
+from clihelp import CASES, ROOT, cli_env, run
 
 
-def run(*args, cwd=None, timeout=600):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("NTPVERIFY_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "ntpverify", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=timeout)
 
 
 def assert_not_blank(png: bytes, what: str = "figure") -> None:
@@ -228,7 +220,7 @@ def test_new_template_checks_cleanly_and_gives_a_report(tmp_path):
 
 def test_reproduce_paper_part_a_writes_its_figure(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "reproduce_paper.py"), str(tmp_path), "--part", "a"],
-                       capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                       capture_output=True, text=True, timeout=300, env=cli_env())
     assert r.returncode == 0, r.stdout + r.stderr
     assert "tokens z1 and z5 have the same support pattern: equal rows of W^mm" in r.stdout
     assert_not_blank((tmp_path / "fig1.png").read_bytes(), "fig1.png")
@@ -238,7 +230,7 @@ def test_reproduce_paper_part_a_writes_its_figure(tmp_path):
 def test_reproduce_paper_part_b_quick(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "reproduce_paper.py"), str(tmp_path), "--part", "b",
                         "--quick", "--iterations", "60"],
-                       capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                       capture_output=True, text=True, timeout=300, env=cli_env())
     assert r.returncode == 0, r.stdout + r.stderr
     assert_not_blank((tmp_path / "appA2.png").read_bytes(), "appA2.png")
     table = (tmp_path / "appA2_table.md").read_text().splitlines()

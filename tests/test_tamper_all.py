@@ -17,18 +17,14 @@ from __future__ import annotations
 import copy
 import math
 import re
-import sys
 import zlib
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+import tamper_count as T
+from clihelp import CASES
 
-import tamper_count as T  # noqa: E402
-
-from ntpverify import checker  # noqa: E402
+from ntpverify import checker
 
 
 MATRIX = re.compile(r"^exact\.(F_projector|W_mm|W_star\.value|W_star\.expr|W_star\.by_prime\[\d+\]\.matrix"
@@ -55,7 +51,7 @@ def campaign(certs):
 
 
 def test_every_bundled_certificate_verifies(certs):
-    assert len(certs) == len(list((ROOT / "cases").glob("*.yaml"))) >= 13
+    assert len(certs) == len(list(CASES.glob("*.yaml"))) >= 13
     for name, cert in certs.items():
         assert cert["exact_verified"] and checker.verify(cert) == [], name
 
@@ -154,12 +150,11 @@ def test_every_known_gap_has_an_example():
 def test_the_checker_reads_numbers_longer_than_4300_digits():
     from fractions import Fraction
 
-    from ntpverify.runner import exact_json, run_exact
-    from test_exact import instance
+    from ntpverify.runner import run_exact
+    from test_exact import certificate, instance
 
     inst = instance([[Fraction(1, 3**9000)]], [(1, 0)])        # W_mm = [3^9000/2, -3^9000/2]
     ex = run_exact(inst, None)
-    cert = {"format": "ntpverify-certificate/1",
-            "case": {"V": inst.V, "d": inst.d, "m": inst.m, "instance": inst.to_json()}, "exact": exact_json(ex)}
+    cert = certificate(inst, ex)
     assert ex.svm.separable and ex.svm.W[0][0] == Fraction(3**9000, 2)
     assert checker.verify(cert) == []

@@ -23,17 +23,26 @@ def _publish_mode(path: str, directory: bool = False) -> None:
     os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+def _temp_copy(target: Path, data: bytes) -> str:
+    """A complete, synced temporary file with ``data`` next to ``target``, with ordinary permissions."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         _publish_mode(tmp)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return tmp
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    target = Path(path)
+    tmp = _temp_copy(target, data)
+    try:
         os.replace(tmp, target)
     except BaseException:
         _unlink(tmp)
@@ -51,21 +60,14 @@ def create_text_exclusive(path: str | os.PathLike, text: str) -> bool:
     if the name exists, so the check and the creation are one atomic step (no overwrite race).
     """
     target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    tmp = _temp_copy(target, text.encode("utf-8"))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _publish_mode(tmp)
-        try:
-            os.link(tmp, target)
-        except FileExistsError:
-            return False
-        return True
+        os.link(tmp, target)
+    except FileExistsError:
+        return False
     finally:
         _unlink(tmp)
+    return True
 
 
 def write_page_with_folder(page: str | os.PathLike, text: str, folder: str | os.PathLike,
@@ -78,7 +80,7 @@ def write_page_with_folder(page: str | os.PathLike, text: str, folder: str | os.
     folder next to the old page, whose links (same file names) still resolve.
     """
     page, folder = Path(page), Path(folder)
-    parent = folder.parent if str(folder.parent) else Path(".")
+    parent = folder.parent
     tmpdir = tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=parent)
     old = None
     try:

@@ -7,10 +7,9 @@ out in the comments) passes; edit it into your own case.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")   # the case-format rule for `name:`
+from .instance import NAME_RE       # the case-format rule for `name:`, so `check` accepts what `new` writes
 
 TEMPLATE = """\
 # {name}: a next-token-prediction (NTP) instance for ntpverify (format: case-format.md).

@@ -332,7 +332,7 @@ class _GdView:
     def __init__(self, problem: NumericProblem, run: GdRun):
         self.problem, self.run, self.ctx = problem, run, run.ctx
         self.exact: ExactData = problem.exact
-        self.ev = Evaluator(problem, self.exact, run.ctx)
+        self.ev = run.evaluator_for(problem)
         self.ks = decade_ks(run)
         self.cps: list[Checkpoint] = [run.at(k) for k in self.ks]
         ctx = self.ctx
@@ -884,7 +884,7 @@ def failure_report(problem: NumericProblem, run: GdRun) -> dict:
     P_F(W_k) converges to (for separable-but-not-compatible data, against the minimiser on F of the
     in-support loss CE_F, computed by Newton when dim F <= MAX_CE_F_DIM)."""
     ctx = run.ctx
-    ev = Evaluator(problem, problem.exact, ctx)
+    ev = run.evaluator_for(problem)
     ks = decade_ks(run)
     cps = [run.at(k) for k in ks]
     out = {"compatible": problem.compatible, "separable": problem.separable,

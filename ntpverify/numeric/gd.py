@@ -546,6 +546,14 @@ class GdRun:
     rounding: RoundingBound
     ctx: object = field(repr=False, compare=False)
     seconds: float = field(default=0.0, compare=False)
+    evaluator: object = field(default=None, repr=False, compare=False)   # the Evaluator GD used
+
+    def evaluator_for(self, problem: NumericProblem) -> Evaluator:
+        """The run's own Evaluator when ``problem`` is the one it ran on, else a new one in the
+        run's context (tests judge a run against a perturbed problem)."""
+        if self.evaluator is not None and self.evaluator.problem is problem:
+            return self.evaluator
+        return Evaluator(problem, problem.exact, self.ctx)
 
     def init_json(self):
         if self.init_seed is None:
@@ -651,4 +659,4 @@ def run_gd(problem: NumericProblem, iterations: int, precision: int, backend: st
                  iterations=iterations, backend=backend, precision=precision,
                  working_digits=ctx.dps, init_seed=init_seed, init_scale=Fraction(init_scale),
                  checkpoints=checkpoints, rounding=stepper.rounding(problem.eta_admissible),
-                 ctx=ctx, seconds=time.perf_counter() - start)
+                 ctx=ctx, seconds=time.perf_counter() - start, evaluator=ev)

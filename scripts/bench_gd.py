@@ -3,24 +3,24 @@
     python scripts/bench_gd.py [--precision 50] [--budget 2.0]
 
 Cases: the 3-context orthogonal case of tests/closed_forms.py (V = 4, d = m = 3) and the paper's
-App. A.2 shape (m = 50, d = 60, V = 10, |S_j| = 6) drawn with random.Random(0) exactly as
-scripts/random_case.py draws it (embeddings k/100, supports of size 6, counts 1..9, weights from the
-count totals). Only the stepping loop is timed (no checkpoint diagnostics). Targets: flint within
+App. A.2 shape (m = 50, d = 60, V = 10, |S_j| = 6) from scripts/random_case.py, seed 0
+(embeddings k/100, supports of size 6, counts 1..9, weights from the count totals). Only the stepping loop is timed (no checkpoint diagnostics). Targets: flint within
 5x of numpy per step on the 3-context case, within 150x on the paper-size case.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import time
 from fractions import Fraction
 
 import mpmath
 import numpy as np
 
+from random_case import random_case_text
+
 from ntpverify.exactnum import LinLog
-from ntpverify.instance import Instance
+from ntpverify.instance import Instance, parse_case
 from ntpverify.numeric.gd import Evaluator, exact_data, initial_point, make_stepper, working_digits
 from ntpverify.numeric.problem import NumericProblem
 
@@ -37,19 +37,8 @@ def three_orthogonal() -> NumericProblem:
 
 
 def paper_size(m: int = 50, d: int = 60, V: int = 10, support: int = 6, seed: int = 0) -> NumericProblem:
-    rng = random.Random(seed)
-    H, P, totals = [], [], []
-    for _ in range(m):
-        H.append(tuple(F(rng.randint(-100, 100), 100) for _ in range(d)))
-        toks = sorted(rng.sample(range(V), support))
-        counts = {t: rng.randint(1, 9) for t in toks}
-        tot = sum(counts.values())
-        P.append(tuple(F(counts.get(v, 0), tot) for v in range(V)))
-        totals.append(tot)
-    grand = sum(totals)
-    inst = Instance(name=f"paper-size-seed{seed}", vocab=tuple(f"t{v}" for v in range(V)),
-                    contexts=tuple(f"x{j}" for j in range(m)), H=tuple(H),
-                    pi=tuple(F(t, grand) for t in totals), P=tuple(P))
+    """The App. A.2-sized instance of scripts/random_case.py (the same one bench_exact times)."""
+    inst = parse_case(random_case_text(m, d, V, support, seed).encode(), f"paper-size-seed{seed}").instance
     return _timing_problem(inst, F(1, 2))
 
 

@@ -148,8 +148,11 @@ def library_versions() -> dict:
 
 
 def run_case(case: Case, *, precision: int | None = None, iterations: int | None = None,
-             numeric: bool = True, backend: str = "flint", progress=None) -> dict:
-    """Everything for one case: exact layer, claims, expectations, checker, certificate."""
+             numeric: bool = True, backend: str = "flint", progress=None, problem_hook=None) -> dict:
+    """Everything for one case: exact layer, claims, expectations, checker, certificate.
+
+    ``problem_hook(problem) -> problem`` replaces the numeric layer's exact inputs (calibration:
+    wrong closed forms handed to the numeric claims on purpose); the exact layer is unchanged."""
     inst = case.instance
     prec = precision or case.settings.precision
     t0 = time.perf_counter()
@@ -158,7 +161,8 @@ def run_case(case: Case, *, precision: int | None = None, iterations: int | None
     claim_list: list[ClaimResult] = [claims.remark1(ex), claims.lemma1(ex), claims.prop1(ex, prec)]
     t1 = time.perf_counter()
     numeric_json: dict = {"precision": prec}
-    claim_list += _numeric_claims(ex, case, prec, iterations, numeric, backend, progress, numeric_json)
+    claim_list += _numeric_claims(ex, case, prec, iterations, numeric, backend, progress, numeric_json,
+                                  problem_hook)
     t_numeric = time.perf_counter() - t1
     expectations = check_expectations(case.expect, ex, claim_list)
     cert = {
@@ -186,7 +190,7 @@ def run_case(case: Case, *, precision: int | None = None, iterations: int | None
 
 
 def _numeric_claims(ex: Exact, case: Case, prec: int, iterations: int | None, numeric: bool,
-                    backend: str, progress, numeric_json: dict) -> list[ClaimResult]:
+                    backend: str, progress, numeric_json: dict, problem_hook=None) -> list[ClaimResult]:
     """GD and path claims (numeric, untrusted; reported as observed vs predicted)."""
     if not numeric:
         return [ClaimResult(cid, Status.NOT_CHECKED, "not checked: the numeric part was skipped (--exact-only)")
@@ -194,6 +198,8 @@ def _numeric_claims(ex: Exact, case: Case, prec: int, iterations: int | None, nu
     from .numeric import checks, gd, path
 
     prob = numeric_problem(ex)
+    if problem_hook is not None:
+        prob = problem_hook(prob)
     settings = case.settings
     iters = iterations or settings.gd.iterations
 

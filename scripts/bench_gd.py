@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -23,8 +24,6 @@ import numpy as np
 from random_case import random_case_text
 
 from ntpverify.exactnum import LinLog
-from pathlib import Path
-
 from ntpverify.instance import Instance, load_case, parse_case
 from ntpverify.numeric.gd import Evaluator, exact_data, initial_point, make_stepper, working_digits
 from ntpverify.numeric.problem import NumericProblem

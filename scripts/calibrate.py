@@ -21,7 +21,7 @@ import random
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from ntpverify import calibration, runner
 from ntpverify.instance import parse_case
@@ -159,9 +159,18 @@ def main(argv: list[str] | None = None) -> int:
     progress = sys.stderr.isatty()
     t0 = time.perf_counter()
     records: dict[int, dict] = {}
+    # --out is written as cases finish, in seed order (a long run can be watched and, if stopped,
+    # keeps every case of the finished prefix)
+    out = open(a.out, "w", encoding="utf-8") if a.out else None
+    written = 0
 
     def done(rec: dict) -> None:
+        nonlocal written
         records[rec["seed"]] = rec
+        while out is not None and written < len(seeds) and seeds[written] in records:
+            out.write(json.dumps(records[seeds[written]], sort_keys=True) + "\n")
+            out.flush()
+            written += 1
         if progress:
             print(f"[{len(records)}/{len(seeds)}] seed {rec['seed']} {rec['kind']}: {rec['verdict']} "
                   f"({rec['seconds']:.1f} s)", file=sys.stderr, flush=True)
@@ -172,15 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with ProcessPoolExecutor(a.jobs) as pool:
             futures = [pool.submit(run_one, s, a.iterations, budget, a.perturb) for s in seeds]
-            from concurrent.futures import as_completed
             for f in as_completed(futures):
                 done(f.result())
     wall = time.perf_counter() - t0
+    if out is not None:
+        out.close()
     ordered = [records[s] for s in seeds]
-    if a.out:
-        with open(a.out, "w", encoding="utf-8") as fh:
-            for r in ordered:
-                fh.write(json.dumps(r, sort_keys=True) + "\n")
     print(report(ordered, wall, a.perturb, budget_note))
     return 0
 

@@ -32,17 +32,23 @@ Kinds and how each is built:
   p proportional to q^t and p' proportional to q^s (q integers 1..4), so the log-odds scale by s/t.
 - ``near-collinear``: h_b = h_a + e_i / 20, independent distributions (same support half the time).
 - ``tiny-multiplier``: generic, one embedding multiplied by 10 (its multipliers about 100x smaller).
-- ``weakly-active``: integer base contexts plus h_k = h_a + h_b with S_k = S_a & S_b strictly inside
-  S_a: for v in S_a - S_b, <A_{k,v}, W> = <A_{b,v}, W> on the feasible set, so (k, v) is tight
-  whenever (b, v) is, with one of the two multipliers possibly 0. Accepted only when the exact
-  layer shows a tight constraint with multiplier 0 (``WEAK_TRIES`` sub-seeds), else a generic
-  instance of kind ``weakly-active-fallback``.
+- ``weakly-active``: one of two constructions (half the draws each).
+  Lift (genuine): base contexts in the first d - 1 coordinates (d = m or m + 1) and
+  h_k = h_a + c e_d with S_k = S_a; the base W^mm (last column 0) stays optimal, (k, v) is tight
+  wherever (a, v) is, and the last column of stationarity forces every multiplier of k to 0.
+  Combination (degenerate): integer base contexts plus h_k = h_a + h_b with S_k = S_a & S_b
+  strictly inside S_a: for v in S_a - S_b, A_{k,v} = A_{b,v} modulo F, so (k, v) is tight whenever
+  (b, v) is and the multiplier can sit on either (the solver often puts 0 on one).
+  Accepted only when the exact layer shows a tight constraint with multiplier 0 (``WEAK_TRIES``
+  sub-seeds), else a generic instance of kind ``weakly-active-fallback``.
 - ``onehot``: every |S_j| = 1; on alternate seed decades d > m (generic), or d <= m with each token
   the unique argmax of W1 h_j for a planted integer W1 (separable by construction).
 - ``mixed``: |S_j| in 1..4 and at least one context with |S_j| = V - 1.
 
 ``features`` records what the exact layer found: ``d>m`` or ``d<=m``, ``rank-deficient``,
-``duplicate-embeddings``, ``collinear-embeddings``, ``weakly-active``, ``onehot``,
+``duplicate-embeddings``, ``collinear-embeddings``, ``weakly-active`` (a tight constraint with
+multiplier 0 or absent, exactly) with ``unique-multipliers`` (the tight constraints and a basis of F
+are independent, so the zero is forced) or ``degenerate-multipliers``, ``onehot``,
 ``full-minus-one``.
 
 Perturbations (power study)
@@ -71,7 +77,7 @@ from fractions import Fraction
 import flint
 
 from .exactnum import LinLog
-from .instance import Case, parse_case
+from .instance import parse_case
 from .numeric.problem import NumericProblem
 
 KINDS = ("generic", "wide", "underdetermined", "repeated", "collinear", "near-collinear",

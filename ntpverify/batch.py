@@ -44,7 +44,8 @@ class RunOptions:
     precision: int | None = None
     iterations: int | None = None
     numeric: bool = True
-    backend: str = "flint"
+    backend: str = "auto"
+    budget: float | None = 60.0
 
 
 def run_one(case: Case, options: RunOptions, progress=None, catch: bool = True) -> Outcome:
@@ -54,7 +55,8 @@ def run_one(case: Case, options: RunOptions, progress=None, catch: bool = True) 
     start = time.perf_counter()
     try:
         cert = run_case(case, precision=options.precision, iterations=options.iterations,
-                        numeric=options.numeric, backend=options.backend, progress=progress)
+                        numeric=options.numeric, backend=options.backend, progress=progress,
+                        budget=options.budget)
     except Exception as exc:  # recorded per case; the CLI turns it into exit status 3
         if not catch:
             raise

@@ -83,6 +83,8 @@ def main():
     """Exact and high-precision checks of the implicit bias of next-token prediction."""
 
 
+GD_DEFAULT_ITERATIONS = 20000     # `ntpverify gd` without --iterations or settings.gd.iterations
+
 _allow_large = click.option(
     "--allow-large", is_flag=True,
     help="Run an instance beyond the one-minute work envelope (README: Limits) instead of refusing it.")
@@ -92,9 +94,14 @@ _allow_large = click.option(
 @click.argument("cases", nargs=-1, required=True)
 @click.option("--json", "json_path", metavar="PATH|-", help="Write the certificate(s) as JSON ('-' for stdout).")
 @click.option("--precision", type=click.IntRange(15, 5000), help="Decimal digits for the numerical work.")
-@click.option("--iterations", type=click.IntRange(1, 10**9), help="GD iterations (overrides the case).")
-@click.option("--backend", type=click.Choice(["flint", "mpmath"]), default="flint", show_default=True,
-              help="Multiprecision backend for gradient descent.")
+@click.option("--iterations", type=click.IntRange(1, 10**9),
+              help="Fix the GD length (default: decade by decade until decided or the budget is spent).")
+@click.option("--budget", type=click.FloatRange(1, 10**6), default=60, show_default=True, metavar="SECONDS",
+              help="Time per case for the adaptive numerics (GD decades, path radii, prop1's g).")
+@click.option("--backend", type=click.Choice(["auto", "float64", "flint", "mpmath"]), default="auto",
+              show_default=True,
+              help="Gradient descent backend; auto = float64 when its proven rounding bound stays far "
+                   "below every tolerance, else flint.")
 @click.option("--exact-only", is_flag=True, help="Skip gradient descent and the path (claims not checked).")
 @click.option("--quiet", "-q", is_flag=True, help="Only the one-line verdicts.")
 @click.option("--report", "report_path", metavar="PATH",
@@ -105,8 +112,8 @@ _allow_large = click.option(
 @click.option("--junit", "junit_path", metavar="PATH", help="Write JUnit XML (one test case per case).")
 @_allow_large
 @_guard
-def check(cases, json_path, precision, iterations, backend, exact_only, quiet, report_path, explain, jobs,
-          junit_path, allow_large):
+def check(cases, json_path, precision, iterations, budget, backend, exact_only, quiet, report_path, explain,
+          jobs, junit_path, allow_large):
     """Check each CASE (a YAML file, or a folder of them) and issue certificates."""
     from . import batch
     from .instance import load_case
@@ -133,7 +140,7 @@ def check(cases, json_path, precision, iterations, backend, exact_only, quiet, r
             click.echo(explain_certificate(o.cert), file=out, nl=False)
 
     options = batch.RunOptions(precision=precision, iterations=iterations, numeric=not exact_only,
-                               backend=backend)
+                               backend=backend, budget=budget)
     catch = len(loaded) > 1 and not os.environ.get("NTPVERIFY_DEBUG")
     outcomes = batch.run_batch(loaded, options, jobs=jobs, on_result=show, catch=catch,
                                progress_factory=_progress_factory if jobs == 1 else None)
@@ -197,7 +204,7 @@ def _progress_factory():
 @click.argument("case_path", metavar="CASE")
 @click.option("--iterations", type=click.IntRange(1, 10**9), help="GD iterations (default: the case's).")
 @click.option("--precision", type=click.IntRange(15, 5000), help="Decimal digits (default: the case's).")
-@click.option("--backend", type=click.Choice(["flint", "mpmath"]), default="flint", show_default=True)
+@click.option("--backend", type=click.Choice(["float64", "flint", "mpmath"]), default="flint", show_default=True)
 @click.option("--json", "json_path", metavar="PATH|-", help="Write numeric.gd as JSON ('-' for stdout).")
 @_allow_large
 @_guard
@@ -211,7 +218,7 @@ def gd(case_path, iterations, precision, backend, json_path, allow_large):
 
     case = load_case(case_path, allow_large=allow_large)
     ex = run_exact(case.instance, case.settings.gd.step)
-    iters = iterations or case.settings.gd.iterations
+    iters = iterations or case.settings.gd.iterations or GD_DEFAULT_ITERATIONS
     prec = precision or case.settings.precision
     progress = _progress_factory()
     start = time.perf_counter()

@@ -68,21 +68,23 @@ def _limit_sentence(ev: dict) -> str | None:
     first, last = errors[0], errors[-1]
     s = (f"{ev.get('quantity', 'the error')}: the error went from {first.get('error')} at {axis} = "
          f"{first.get(axis)} to {last.get('error')} at {axis} = {last.get(axis)}")
-    fac = ev.get("factor_per_decade") or ev.get("factor_per_radius_step")
-    if isinstance(fac, dict) and fac.get("observed") not in (None, "none"):
-        step = "decade" if "factor_per_decade" in ev else "radius step"
-        s += f" (x{fac['observed']} over the last {step}"
-        if fac.get("predicted") not in (None, "none"):
-            s += f"; predicted x{fac['predicted']}"
-        s += ")"
     s += f"; the tolerance is {ev.get('tolerance')}"
     if ev.get("floor"):
         s += f" and the precision floor {ev.get('floor')}"
-    ex = ev.get("extrapolation")
-    if isinstance(ex, dict) and ex.get("trusted") is not None:
-        s += (f". Extrapolating the last three points, the limit is {ex.get('limit_distance')} from the "
-              f"claimed one (remaining change {ex.get('remaining_change')}; "
-              f"{'trusted' if ex.get('trusted') else 'not trusted'})")
+    if ev.get("model"):
+        s += f". Model (the theory's rate): {ev['model']}"
+    rows = ev.get("regime_test") or []
+    if rows:
+        r = rows[-1]
+        s += (f"; over the last step the change shrank x{r.get('observed_ratio')} (predicted "
+              f"x{r.get('predicted_ratio')}): {'in' if ev.get('in_regime') else 'not yet in'} the asymptotic regime")
+    est = ev.get("estimate")
+    if isinstance(est, dict):
+        s += (f". The estimated limit is {est.get('distance_to_claimed')} from the claimed value, with "
+              f"uncertainty {est.get('uncertainty')}; the smallest discrepancy this run could resolve "
+              f"is {ev.get('resolution')}")
+    if ev.get("model_applies"):
+        s += f" ({ev['model_applies']})"
     if ev.get("needed"):
         s += f". To reach the tolerance it needs {ev['needed']}"
     return s + "."
@@ -107,9 +109,10 @@ def _evidence_lines(claim: dict) -> list[str]:
     if claim["id"] == "remark1" and claim["status"] in ("pass", "fail"):
         bad = [k for k, v in ev.items() if v is False]
         out.append("All four consequences hold." if not bad else "These do not hold: " + ", ".join(bad) + ".")
-    if claim["id"] == "prop1" and "final_ratio_error" in ev:
-        out.append(f"Along W* + g W^mm the gap CE - H was computed at g = 1 ... 128; gap e^g / C differs "
-                   f"from 1 by {ev['final_ratio_error']} at the largest g (C = {ev.get('C')}).")
+    if claim["id"] == "prop1" and ev.get("table"):
+        last = ev["table"][-1]
+        out.append(f"Along W* + g W^mm the gap CE - H was computed at g = 1 ... {last.get('g')}; there "
+                   f"gap e^g / C = {last.get('gap_times_e^g_over_C')} (C = {ev.get('C')}).")
     norm = ev.get("norm")
     if isinstance(norm, dict) and "growth_last_decade" in norm:
         out.append(f"||W_k|| grew by {norm['growth_last_decade']} over the last decade; ||W^mm|| ln 10 "
@@ -153,7 +156,7 @@ def _status_reason(claim: dict, cert: dict) -> str:
                 "at the stated tolerance; check the case, then rerun with more precision or iterations.")
     if st == "inconclusive":
         it = (cert.get("numeric") or {}).get("gd", {}).get("iterations")
-        more = f" (this run: {it} GD iterations; use --iterations N or settings.gd.iterations)" if it else ""
+        more = f" (this run: {it} GD iterations; raise --budget, or fix the length with --iterations N)" if it else ""
         return f"Why it is inconclusive: {summ}. The run was too short to decide{more}."
     if st == "not-applicable":
         reason = summ

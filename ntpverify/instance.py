@@ -114,7 +114,7 @@ class Instance:
 @dataclass
 class GdSettings:
     step: Fraction | None = None          # None means auto
-    iterations: int = 20_000
+    iterations: int | None = None         # None: decade by decade within --budget (check); 20000 (gd)
     init_seed: int | None = None          # None means zero init
     init_scale: Fraction = Fraction(1, 10)
 

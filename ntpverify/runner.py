@@ -21,6 +21,8 @@ from .numeric.problem import NumericProblem
 from .status import ClaimResult, Status, verdict
 
 FORMAT = "ntpverify-certificate/1"
+DEFAULT_BUDGET = 60.0
+GD_SHARE = 0.75          # share of the budget gradient descent may spend; the path gets the rest
 NUMERIC_CLAIMS = ("thm1", "lemma2", "thm2", "ext-loss-rate", "ext-proj-rate", "ext-offset",
                   "ext-angle-rate", "ext-path-rate")
 
@@ -148,7 +150,8 @@ def library_versions() -> dict:
 
 
 def run_case(case: Case, *, precision: int | None = None, iterations: int | None = None,
-             numeric: bool = True, backend: str = "flint", progress=None, problem_hook=None) -> dict:
+             numeric: bool = True, backend: str = "auto", progress=None, problem_hook=None,
+             budget: float | None = DEFAULT_BUDGET) -> dict:
     """Everything for one case: exact layer, claims, expectations, checker, certificate.
 
     ``problem_hook(problem) -> problem`` replaces the numeric layer's exact inputs (calibration:
@@ -158,11 +161,15 @@ def run_case(case: Case, *, precision: int | None = None, iterations: int | None
     t0 = time.perf_counter()
     ex = run_exact(inst, case.settings.gd.step)
     t_exact = time.perf_counter() - t0
-    claim_list: list[ClaimResult] = [claims.remark1(ex), claims.lemma1(ex), claims.prop1(ex, prec)]
+    prob = numeric_problem(ex)
+    if problem_hook is not None:
+        prob = problem_hook(prob)
+    claim_list: list[ClaimResult] = [claims.remark1(ex), claims.lemma1(ex),
+                                     claims.prop1(ex, prec, prob if problem_hook else None)]
     t1 = time.perf_counter()
     numeric_json: dict = {"precision": prec}
     claim_list += _numeric_claims(ex, case, prec, iterations, numeric, backend, progress, numeric_json,
-                                  problem_hook)
+                                  problem_hook, budget)
     t_numeric = time.perf_counter() - t1
     expectations = check_expectations(case.expect, ex, claim_list)
     cert = {
@@ -190,29 +197,38 @@ def run_case(case: Case, *, precision: int | None = None, iterations: int | None
 
 
 def _numeric_claims(ex: Exact, case: Case, prec: int, iterations: int | None, numeric: bool,
-                    backend: str, progress, numeric_json: dict, problem_hook=None) -> list[ClaimResult]:
-    """GD and path claims (numeric, untrusted; reported as observed vs predicted)."""
+                    backend: str, progress, numeric_json: dict, problem_hook=None,
+                    budget: float | None = None) -> list[ClaimResult]:
+    """GD and path claims (numeric, untrusted; reported as observed vs predicted). Without
+    ``iterations`` GD runs decade by decade until its claims are decided or GD_SHARE of the
+    ``budget`` (modelled seconds: ``numeric.drive``) is spent; the path gets what is left."""
     if not numeric:
         return [ClaimResult(cid, Status.NOT_CHECKED, "not checked: the numeric part was skipped (--exact-only)")
                 for cid in NUMERIC_CLAIMS]
-    from .numeric import checks, gd, path
+    from .numeric import drive, failure, path, path_claims
 
     prob = numeric_problem(ex)
     if problem_hook is not None:
         prob = problem_hook(prob)
     settings = case.settings
-    iters = iterations or settings.gd.iterations
 
     def report(label):
         return None if progress is None else (lambda k, n: progress(k, n, label))
 
-    run = gd.run_gd(prob, iters, prec, backend, init_seed=settings.gd.init_seed,
-                    init_scale=settings.gd.init_scale, progress=report("gradient descent"))
+    gd_budget = None if budget is None else GD_SHARE * budget
+    out = drive.run_gd_claims(prob, precision=prec, backend=backend,
+                              iterations=iterations or settings.gd.iterations,
+                              budget=gd_budget, init_seed=settings.gd.init_seed,
+                              init_scale=settings.gd.init_scale, progress=report("gradient descent"))
+    run = out.run
     numeric_json["gd"] = run.to_json()
-    found = {c.id: c for c in checks.gd_claims(prob, run)}
+    numeric_json["gd"]["adaptive"] = {"schedule": out.schedule, "stopped": out.stop_reason,
+                                      "backend_choice": out.backend_choice}
+    found = {c.id: c for c in out.claims}
     if not (prob.compatible and prob.separable) and not ex.trivial:
-        numeric_json["gd"]["failure_report"] = checks.failure_report(prob, run)
-    pr = path.run_path(prob, settings.radii, prec, progress=report("regularization path"))
+        numeric_json["gd"]["failure_report"] = failure.failure_report(prob, run)
+    path_budget = None if budget is None else budget - out.schedule[-1]["modelled_seconds"]
+    pr = path.run_path(prob, settings.radii, prec, progress=report("regularization path"), budget=path_budget)
     numeric_json["path"] = pr.to_json()
-    found.update({c.id: c for c in checks.path_claims(prob, pr)})
+    found.update({c.id: c for c in path_claims.path_claims(prob, pr)})
     return [found.get(cid) or ClaimResult(cid, Status.NOT_CHECKED, "not checked") for cid in NUMERIC_CLAIMS]

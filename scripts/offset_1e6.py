@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from closed_forms import three_orthogonal  # noqa: E402
 
-from ntpverify.numeric.checks import gd_claims  # noqa: E402
+from ntpverify.numeric.gd_claims import gd_claims  # noqa: E402
 from ntpverify.numeric.gd import run_gd  # noqa: E402
 
 

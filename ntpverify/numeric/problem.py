@@ -8,6 +8,8 @@ from functools import cached_property
 
 from ..exactnum import LinLog
 from ..instance import Instance
+from .exactdata import ExactData, exact_data
+from .offsets import OffsetStructure, offset_structure
 
 
 @dataclass(frozen=True)
@@ -38,15 +40,14 @@ class NumericProblem:
     # used to rebuild it: 3.3 s apiece at paper size). A copy made with dataclasses.replace gets
     # its own.
     @cached_property
-    def exact(self):
-        """``numeric.gd.ExactData`` of this problem."""
-        from .gd import exact_data
+    def exact(self) -> ExactData:
+        """The exact data of this problem (``numeric.exactdata``)."""
         return exact_data(self)
 
     @cached_property
-    def offsets(self):
-        """``numeric.checks.OffsetStructure`` of this problem (ext-offset's support structure)."""
-        from .checks import offset_structure
+    def offsets(self) -> OffsetStructure:
+        """The support structure of W^mm (``numeric.offsets``): ext-offset's pairs and the growth
+        direction's rate."""
         return offset_structure(self, self.exact)
 
 

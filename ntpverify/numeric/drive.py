@@ -1,0 +1,166 @@
+"""The numeric part of ``check``: gradient descent, decade by decade, until its claims are decided.
+
+Without a fixed iteration count the run starts at N = 10^3 and multiplies N by 10 (keeping the
+iterate: a decade costs 9 N more steps) while a core claim (lemma2, thm2) is still inconclusive,
+or an extension is and the next decade is cheap, and while the next decade fits in the budget.
+``iterations`` fixes N instead.
+
+The budget is spent by a cost model, not by the clock, so that the same case gives the same
+certificate on any machine and under any load (the contract's determinism): seconds per step
+``step_seconds`` = a + b m V d, with a, b measured on this project's 2-core machine (float64:
+numba loop 0.17 us/step on the 3-context case, numpy loop 17.5 us/step at the paper size, 1.6
+us/step at m = 12, V = 6, d = 15; flint about 100x that), plus the mpmath diagnostics at each
+checkpoint. ``scripts/calibrate.py`` prints the wall time it really took.
+
+Backend ``auto``: ``float64`` when its proven rounding bound, projected from a 1000-step probe
+to 10^7 steps, stays ``AUTO_FACTOR`` times below the smallest tolerance on a distance in W;
+``flint`` otherwise.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable
+
+import mpmath
+
+from ..status import ClaimResult, Status
+from . import gd
+from .gd_claims import CORE_GD_CLAIMS, DEFAULT_TOL, gd_claims, gd_hypotheses
+from .problem import NumericProblem
+
+FIRST_N = 1000
+FAILURE_N = 10**4            # length of the run the failure report describes
+MAX_N = 10**9
+AUTO_FACTOR = 100
+EXT_DECADE_SECONDS = 5.0     # an extension alone may pay for one more decade only this cheap
+STEP_A, STEP_B = 1.5e-7, 1.6e-9          # float64 seconds per step: a + b m V d
+FLINT_FACTOR, MPMATH_FACTOR = 100, 1000  # the multiprecision backends, relative to float64
+DIAG_SECONDS_PER_MVD = 3e-5              # one checkpoint's mpmath diagnostics: c m V d
+
+
+def step_seconds(problem: NumericProblem, backend: str) -> float:
+    """Modelled seconds per GD step (see the module doc)."""
+    inst = problem.instance
+    t = STEP_A + STEP_B * inst.m * inst.V * inst.d
+    return t * {"float64": 1, "flint": FLINT_FACTOR}.get(backend, MPMATH_FACTOR)
+
+
+def decade_seconds(problem: NumericProblem, backend: str, N: int) -> float:
+    """Modelled seconds to go from N to 10 N steps (9 N steps and three checkpoints)."""
+    inst = problem.instance
+    return 9 * N * step_seconds(problem, backend) + 3 * DIAG_SECONDS_PER_MVD * inst.m * inst.V * inst.d
+DECIDED = {Status.PASS, Status.FAIL, Status.NOT_APPLICABLE, Status.NOT_CHECKED}
+
+
+@dataclass
+class GdOutcome:
+    run: gd.GdRun
+    claims: list[ClaimResult]
+    schedule: list[dict]          # per decade: N, seconds so far, undecided claims
+    stop_reason: str
+    backend_choice: str
+
+
+def smallest_tolerance() -> Fraction:
+    """The smallest tolerance on a distance in W: thm2's on P_F(W_k) (the loss gap's floor is the
+    bound times ||grad CE||, far smaller; the direction's is the bound / ||W^mm||)."""
+    return DEFAULT_TOL.proj
+
+
+def choose_backend(requested: str, problem: NumericProblem, precision: int) -> tuple[str, str]:
+    """(backend, why). ``auto`` probes float64 for 1000 steps and projects its bound to MAX_N."""
+    if requested != "auto":
+        return requested, "requested"
+    if "float64" not in gd.BACKENDS:
+        return "flint", "auto: float64 backend not available"
+    probe = gd.run_gd(problem, 1000, 15, backend="float64")
+    per_step = probe.rounding.bound / 1000
+    projected = per_step * 10**7
+    limit = mpmath.mpf(smallest_tolerance().numerator) / smallest_tolerance().denominator / AUTO_FACTOR
+    if probe.rounding.kind == "proven" and projected <= limit:
+        return "float64", (f"auto: float64's proven rounding bound, {mpmath.nstr(per_step, 2)} per step, "
+                           f"projected to 1e7 steps ({mpmath.nstr(projected, 2)}) is {AUTO_FACTOR}x below "
+                           f"the smallest tolerance {mpmath.nstr(limit * AUTO_FACTOR, 2)}")
+    return "flint", (f"auto: float64's rounding bound projected to 1e7 steps ({mpmath.nstr(projected, 2)}) "
+                     f"is not {AUTO_FACTOR}x below the smallest tolerance, or not proven")
+
+
+class Session:
+    """A GD run that can be extended: the stepper keeps its iterate between decades."""
+
+    def __init__(self, problem: NumericProblem, precision: int, backend: str, init_seed, init_scale,
+                 max_n: int):
+        self.problem, self.precision, self.backend = problem, precision, backend
+        self.ctx = mpmath.MPContext()
+        self.ctx.dps = gd.working_digits(precision, max_n)
+        self.ev = gd.Evaluator(problem, problem.exact, self.ctx)
+        self.init_seed, self.init_scale = init_seed, Fraction(init_scale)
+        W0 = gd.initial_point(problem.instance.V, problem.instance.d, init_seed, init_scale)
+        self.stepper = gd.make_stepper(backend, self.ev, W0)
+        self.k = 0
+        self.checkpoints: list[gd.Checkpoint] = []
+        self.step_seconds = 0.0        # measured (reported as timing only: not deterministic)
+
+    def extend(self, N: int, progress: Callable[[int, int], None] | None = None) -> gd.GdRun:
+        todo = [k for k in gd.checkpoint_schedule(N) if k > self.k]
+        chunk = max(1, N // gd.PROGRESS_CALLS)
+        t0 = time.perf_counter()
+        for target in todo:
+            while self.k < target:
+                n = min(chunk - self.k % chunk, target - self.k)
+                self.stepper.advance(n)
+                self.k += n
+                if progress is not None and (self.k % chunk == 0 or self.k == N):
+                    progress(self.k, N)
+            self.checkpoints.append(gd.diagnose(self.ev, self.k, self.stepper.current()))
+        self.step_seconds += time.perf_counter() - t0
+        return gd.GdRun(eta=Fraction(self.problem.eta), eta_admissible=self.problem.eta_admissible,
+                        iterations=N, backend=self.backend, precision=self.precision,
+                        working_digits=self.ctx.dps, init_seed=self.init_seed, init_scale=self.init_scale,
+                        checkpoints=list(self.checkpoints),
+                        rounding=self.stepper.rounding(self.problem.eta_admissible), ctx=self.ctx,
+                        seconds=self.step_seconds, evaluator=self.ev)
+
+
+def run_gd_claims(problem: NumericProblem, *, precision: int, backend: str = "auto",
+                  iterations: int | None = None, budget: float | None = None, init_seed=None,
+                  init_scale=Fraction(1, 10), progress=None) -> GdOutcome:
+    """Run GD (fixed ``iterations``, or adaptively within ``budget`` modelled seconds; None: no
+    limit but MAX_N) and judge its claims. ``GdOutcome.schedule[-1]["modelled_seconds"]`` is what
+    it spent."""
+    backend, why = choose_backend(backend, problem, precision)
+    max_n = iterations or MAX_N
+    sess = Session(problem, precision, backend, init_seed, init_scale, max_n)
+    schedule = []
+    N = iterations or FIRST_N
+    hyp = gd_hypotheses(problem)
+    spent = decade_seconds(problem, backend, N) / 9 * 10 / 10     # the first N steps
+    while True:
+        run = sess.extend(N, progress)
+        claims = gd_claims(problem, run)
+        pending = [c.id for c in claims if c.status not in DECIDED]
+        schedule.append({"N": N, "modelled_seconds": round(spent, 3), "undecided": pending})
+        if iterations is not None:
+            return GdOutcome(run, claims, schedule, f"fixed length N = {N} (--iterations)", why)
+        if hyp is not None:
+            if N < FAILURE_N and not problem.instance.is_trivial():
+                N *= 10          # the failure report describes a longer run
+                continue
+            return GdOutcome(run, claims, schedule, "hypotheses fail: nothing to decide", why)
+        if not pending:
+            return GdOutcome(run, claims, schedule, f"every claim decided at N = {N}", why)
+        next_cost = decade_seconds(problem, backend, N)
+        core_pending = [c for c in pending if c in CORE_GD_CLAIMS]
+        if 10 * N > MAX_N:
+            return GdOutcome(run, claims, schedule, f"largest N ({N}) reached", why)
+        if budget is not None and spent + next_cost > budget:
+            return GdOutcome(run, claims, schedule, (f"budget: the next decade (modelled {next_cost:.3g} s) "
+                                                     f"does not fit in the {budget:.3g} s left to GD"), why)
+        if not core_pending and next_cost > EXT_DECADE_SECONDS:
+            return GdOutcome(run, claims, schedule, (f"core claims decided; the next decade for "
+                                                     f"{', '.join(pending)} would cost about {next_cost:.3g} s"), why)
+        spent += next_cost
+        N *= 10

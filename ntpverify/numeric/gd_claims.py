@@ -1,0 +1,433 @@
+"""Claims judged on a gradient-descent run: lemma2, thm2 and the GD extensions.
+
+Numeric evidence is never a proof: every claim reports "observed vs predicted" with the model it
+fitted, its estimate, uncertainty, resolution and regime test (``numeric.estimate``), and every
+tolerance it used. The checkpoints used are the decade points N/1000, N/100, N/10, N.
+
+- ``lemma2``: CE(W_k) - H -> 0 (rate 1/k; a value below -floor contradicts CE >= H outright) and
+  ||W_k|| -> oo (growth over the last decade within a factor ``norm_growth`` of the predicted
+  ||W^mm|| ln 10).
+- ``thm2``: P_F(W_k) -> W* (rate 1/k) and cos(W_k, W^mm) -> 1, judged through the decade growth
+  direction unit(W_k - W_{k/10}) -> W^mm / ||W^mm|| (rate k^-rho, rho = min(mu, margin gap, 1),
+  ``OffsetStructure.direction_rate``): if it converges to W^mm's direction then W_k / log k does
+  too (Stolz-Cesaro), hence cos -> 1. (The gradient's own direction has the same limit but a
+  Lipschitz constant ~ k in W, so a float64 rounding bound of 1e-8 would blur it; the decade
+  difference has one ~ 1/||W^mm||.) In degenerate instances the model does not apply: the
+  slowest rate 1/log k is used and nothing is failed.
+- ``ext-loss-rate``: eta k (CE - H) / ||W^mm||^2 -> 1 (rate k^-rho).
+- ``ext-proj-rate``: log-log slope of ||P_F(W_k) - W*|| about -1; fails only when thm2's
+  projection estimate is in its regime and the slope misses -1 by more than 3 x ``rate_slope`` on
+  both of the last two decades.
+- ``ext-offset``: support-pair offsets -> predicted values (rate k^-mu, max norm); not applicable
+  unless the P_perp A_{j,v} are independent; far from the limit it reports the k needed.
+- ``ext-angle-rate``: d cot(angle) / d log k positive and stable; fails only when the growth
+  direction is in its regime and cot fell over both of the last two decades.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from fractions import Fraction
+
+from ..errors import InternalError
+from ..exactnum import fmt_q
+from ..status import ClaimResult
+from .estimate import (FAIL, INC, NA, PASS, Estimate, RateModel, dist_l2, estimate_limit, fmt,
+                       pow10_text, worst)
+from .gd import Checkpoint, GdRun, frob, mscale, msub, q2mpf
+from .offsets import OffsetStructure
+from .problem import NumericProblem, failing_condition
+
+GD_CLAIMS = ("lemma2", "thm2", "ext-loss-rate", "ext-proj-rate", "ext-offset", "ext-angle-rate")
+CORE_GD_CLAIMS = ("lemma2", "thm2")
+SETTLE_K = 100           # no fail rests on an increment that starts below this k
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Every tolerance a verdict uses (each one is copied into the claim's evidence). A claim
+    passes only when its limit is pinned to within the tolerance (resolution <= tolerance).
+
+    - loss_gap: lemma2's estimated lim CE(W_k) within this of H (nats).
+    - proj: thm2's estimated lim P_F(W_k) within proj * max(1, ||W*||) of W*.
+    - direction: the decade growth direction at the last checkpoint within this of W^mm / ||W^mm||
+      (about this many radians), its estimated limit consistent with it, in regime. The direction
+      converges like k^-rho with rho often below 0.1, so no affordable run pins its limit to a
+      tolerance this size; the resolution is reported, and a wrong W^mm fails once it exceeds it.
+    - loss_rate, offset: ext-loss-rate's ratio within this of 1; ext-offset's offsets (max norm).
+    - rate_slope: |observed log-log slope + 1| for ext-proj-rate, and the relative change of
+      the slope of cot(angle) against log k between decades for ext-angle-rate.
+    - path_rate: relative deviation of the fitted exponential rate from 1/||W^mm|| (ext-path-rate).
+    - norm_growth: ||W_k|| growth per decade / (||W^mm|| ln 10) must lie in [1/x, x] (lemma2).
+    """
+
+    loss_gap: Fraction = Fraction(3, 100000)
+    proj: Fraction = Fraction(3, 10000)
+    direction: Fraction = Fraction(1, 20)
+    loss_rate: Fraction = Fraction(1, 100)
+    offset: Fraction = Fraction(1, 100)
+    rate_slope: Fraction = Fraction(1, 10)
+    path_rate: Fraction = Fraction(1, 10)
+    norm_growth: Fraction = Fraction(2)
+
+    def to_json(self) -> dict:
+        return {f.name: fmt_q(getattr(self, f.name)) for f in fields(self)}
+
+
+DEFAULT_TOL = Tolerances()
+
+
+def _flat(M) -> list:
+    return [x for row in M for x in row]
+
+
+def _unit(ctx, x):
+    n = ctx.sqrt(ctx.fsum(a * a for a in x))
+    return [a / n for a in x] if n else list(x)
+
+
+def decade_ks(run: GdRun) -> list[int]:
+    """The checkpoints N//10000, ..., N//10, N that exist (ascending, distinct)."""
+    N = run.iterations
+    out = []
+    for q in (10000, 1000, 100, 10, 1):
+        k = N // q
+        if k >= 1 and k not in out and run.at(k) is not None:
+            out.append(k)
+    return out
+
+
+def floor_for(run: GdRun, lipschitz, scale):
+    """Working-precision floor of a quantity with the given Lipschitz constant in W and scale:
+    10 x (rounding bound x lipschitz + 10^-(working digits - 5) x max(1, scale))."""
+    ctx = run.ctx
+    ulp = ctx.power(10, -(run.working_digits - 5))
+    return 10 * (run.rounding.bound * lipschitz + ulp * max(ctx.one, abs(scale)))
+
+
+def gd_hypotheses(problem: NumericProblem) -> str | None:
+    """The first failing hypothesis of lemma2 / thm2 / ext-*, named; None when all hold."""
+    shared = failing_condition(problem)
+    if shared is not None:
+        return shared
+    if not problem.eta_admissible:
+        return (f"step eta = {fmt_q(Fraction(problem.eta))} is not proven admissible "
+                "(eta * lambda_max(M) <= 1 does not hold or was not shown)")
+    if problem.W_star is None or problem.W_mm is None or not problem.W_mm_norm_sq:
+        raise InternalError("a compatible, separable problem reached the numeric layer without W* "
+                            "or W^mm")
+    return None
+
+
+def not_applicable(cid: str, why: str) -> ClaimResult:
+    return ClaimResult(cid, NA, f"not applicable: {why}", {"hypothesis_failed": why})
+
+
+class GdView:
+    """The run's checkpoints at the decade points, with mpmath versions of W*, W^mm and the
+    rate models of this instance."""
+
+    def __init__(self, problem: NumericProblem, run: GdRun):
+        self.problem, self.run, self.ctx = problem, run, run.ctx
+        self.exact = problem.exact
+        self.ev = run.evaluator_for(problem)
+        self.ks = decade_ks(run)
+        self.cps: list[Checkpoint] = [run.at(k) for k in self.ks]
+        ctx = self.ctx
+        self.W_star = _flat(self.ev.W_star)
+        self.W_mm = _flat(self.ev.W_mm)
+        self.mm_norm = self.ev.W_mm_norm
+        self.mm_norm_sq = q2mpf(ctx, problem.W_mm_norm_sq)
+        self.eta = self.ev.eta
+        self.L_bar = ctx.fsum(p * ctx.fsum(x * x for x in h) for p, h in zip(self.ev.pi, self.ev.H)) / 2
+        self.offsets: OffsetStructure = problem.offsets
+        self.degenerate = self.offsets.degenerate_reason
+        rho = self.offsets.direction_rate()
+        if rho is None:
+            self.dir_model = RateModel("log", ctx.one, "degenerate instance: the linearised model "
+                                       "does not apply; the slowest rate, 1/log k, is assumed")
+        else:
+            gap = self.offsets.margin_gap
+            self.dir_model = RateModel("power", ctx.mpf(rho), (
+                f"theory.md 6: rho = min(mu = {self.offsets.mu:.4g}, smallest margin excess = "
+                f"{float(gap) if gap is not None else 'none'}, 1)"))
+        self.one_over_k = RateModel("power", ctx.one, "theory.md 6: 1/k")
+
+    def loss_gap(self, c: Checkpoint):
+        """CE(W_k) - H with the H of the problem being checked (not the one of the run)."""
+        return c.ce - self.ev.entropy
+
+    def proj_err(self, c: Checkpoint):
+        return dist_l2(self.ctx, _flat(c.PF), self.W_star)
+
+    def cos_gap(self, c: Checkpoint):
+        return self.ev.cos_gap(c.W)
+
+    def secant_dirs(self) -> tuple[list[int], list[list]]:
+        """(k_i, unit(W_{k_i} - W_{k_{i-1}})) over consecutive decade checkpoints: the direction W_k
+        grows in over a decade, -> W^mm / ||W^mm|| (W_k = W* + log k W^mm + Wtilde + o(1))."""
+        ks, out = [], []
+        for (k0, c0), (k1, c1) in zip(zip(self.ks, self.cps), zip(self.ks[1:], self.cps[1:])):
+            ks.append(k1)
+            out.append(_unit(self.ctx, [a - b for a, b in zip(_flat(c1.W), _flat(c0.W))]))
+        return ks, out
+
+    def grad_lipschitz(self):
+        """A Lipschitz constant of CE near the last checkpoints: max ||grad|| there + L_bar x bound."""
+        return max(frob(self.ctx, c.grad) for c in self.cps[-3:]) + self.L_bar * self.run.rounding.bound
+
+
+def gd_claims(problem: NumericProblem, run: GdRun, tols: Tolerances = DEFAULT_TOL) -> list[ClaimResult]:
+    """lemma2, thm2 and the GD extensions judged on one GD run; not-applicable (hypothesis named)
+    when one fails."""
+    why = gd_hypotheses(problem)
+    if why is not None:
+        return [not_applicable(cid, why) for cid in GD_CLAIMS]
+    v = GdView(problem, run)
+    thm2, proj, direc = check_thm2(v, tols)
+    out = [check_lemma2(v, tols), thm2, check_loss_rate(v, tols), check_proj_rate(v, tols, proj),
+           check_offset(v, tols), check_angle_rate(v, tols, direc)]
+    for c in out:
+        c.evidence.setdefault("run", {"iterations": run.iterations, "backend": run.backend,
+                                      "precision": run.precision, "eta": fmt_q(run.eta),
+                                      "rounding_bound": fmt(run.ctx, run.rounding.bound, 3)})
+    return out
+
+
+def check_lemma2(v: GdView, tols: Tolerances) -> ClaimResult:
+    """CE(W_k) -> H (rate 1/k) and ||W_k|| -> oo (growth per decade against ||W^mm|| ln 10)."""
+    ctx, run = v.ctx, v.run
+    gaps = [v.loss_gap(c) for c in v.cps]
+    floor = floor_for(run, v.grad_lipschitz(), v.cps[-1].ce)
+    loss = estimate_limit(ctx, v.ks, [[g] for g in gaps], [ctx.zero], q2mpf(ctx, tols.loss_gap), floor,
+                          "CE(W_k) - H -> 0", v.one_over_k, settle_from=SETTLE_K)
+    neg = [(k, g) for k, g in zip(v.ks, gaps) if g < -floor]
+    if neg:
+        k, g = neg[0]
+        loss = Estimate(FAIL, (f"CE(W_k) - H = {fmt(ctx, g, 3)} < 0 at k = {k} (beyond the floor "
+                               f"{fmt(ctx, floor, 2)}): impossible, since CE - H is a sum of KL divergences"),
+                        {**loss.evidence, "negative_gap": {"k": k, "gap": fmt(ctx, g)}}, abs(g))
+    norm_status, norm_note, norm_ev = _norm_growth(v, tols, loss)
+    return ClaimResult("lemma2", worst(loss.status, norm_status), f"{loss.note}; {norm_note}",
+                       {"loss": loss.evidence, "norm": norm_ev, "tolerances": tols.to_json()})
+
+
+def _norm_growth(v: GdView, tols: Tolerances, loss: Estimate):
+    ctx = v.ctx
+    norms = [c.norm for c in v.cps]
+    ev = {"norms": [{"k": k, "norm": fmt(ctx, n)} for k, n in zip(v.ks, norms)],
+          "criterion": (f"pass if the growth over the last decade is within a factor "
+                        f"{fmt_q(tols.norm_growth)} of the predicted ||W^mm|| ln(k_N / k_prev); "
+                        "fail if ||W_k|| fell over both of the last two decades while the loss gap is "
+                        "in its asymptotic regime; else inconclusive")}
+    if len(v.ks) < 3:
+        return INC, "run too short to see ||W_k|| grow", ev
+    k1, k2 = v.ks[-2], v.ks[-1]
+    growth = norms[-1] - norms[-2]
+    pred = v.mm_norm * ctx.log(ctx.mpf(k2) / k1)
+    ratio = growth / pred
+    ev.update({"growth_last_decade": fmt(ctx, growth), "predicted": fmt(ctx, pred), "ratio": fmt(ctx, ratio, 4)})
+    band = q2mpf(ctx, tols.norm_growth)
+    if growth <= 0:
+        if norms[-2] <= norms[-3] and loss.settled:
+            return FAIL, f"||W_k|| fell over the last two decades (to {fmt(ctx, norms[-1], 4)} at k = {k2})", ev
+        return INC, f"||W_k|| fell by {fmt(ctx, -growth, 3)} from k = {k1} to {k2} (transient?)", ev
+    if 1 / band <= ratio <= band:
+        return PASS, (f"||W_k|| grows {fmt(ctx, growth, 3)} from k = {k1} to {k2} "
+                      f"(predicted {fmt(ctx, pred, 3)})"), ev
+    return INC, (f"||W_k|| grows {fmt(ctx, growth, 3)} from k = {k1} to {k2}, "
+                 f"{fmt(ctx, ratio, 2)} x the predicted rate"), ev
+
+
+def check_thm2(v: GdView, tols: Tolerances) -> tuple[ClaimResult, Estimate, Estimate]:
+    """P_F(W_k) -> W* (rate 1/k) and cos(W_k, W^mm) -> 1 (through the growth direction, rate
+    k^-rho); see the module doc."""
+    ctx, run = v.ctx, v.run
+    ws_norm = ctx.sqrt(ctx.fsum(x * x for x in v.W_star))
+    proj = estimate_limit(ctx, v.ks, [_flat(c.PF) for c in v.cps], v.W_star,
+                          q2mpf(ctx, tols.proj) * max(ctx.one, ws_norm), floor_for(run, 1, ws_norm),
+                          "P_F(W_k) -> W*", v.one_over_k, settle_from=SETTLE_K)
+    uhat = _unit(ctx, v.W_mm)
+    sks, secants = v.secant_dirs()
+    # unit(x) moves <= 2 ||dx|| / ||x||; dx <= 2 x the bound; ||x|| ~ ln 10 ||W^mm||
+    lip = 4 / (ctx.log(10) * v.mm_norm)
+    direc = estimate_limit(ctx, sks, secants, uhat, q2mpf(ctx, tols.direction),
+                           floor_for(run, lip, 1), "decade growth direction -> W^mm/||W^mm||", v.dir_model,
+                           fail_allowed=v.degenerate is None,
+                           model_note=v.degenerate or "", agreement="error", settle_from=SETTLE_K)
+    gaps = [v.cos_gap(c) for c in v.cps]
+    cos_ev = {"cos_gap": [{"k": k, "cos_gap": fmt(ctx, g)} for k, g in zip(v.ks, gaps)],
+              "criterion": "pass needs 1 - cos(W_k, W^mm) to have fallen over the last decade"}
+    cos_status = PASS if len(gaps) >= 2 and gaps[-1] < gaps[-2] else INC
+    cos_note = f"1 - cos(W_k, W^mm) = {fmt(ctx, gaps[-1], 3)} at k = {v.ks[-1]}" + (
+        "" if cos_status == PASS else " (not falling over the last decade)")
+    status = worst(proj.status, direc.status, cos_status if direc.status == PASS else PASS)
+    deg = f" [degenerate: {v.degenerate}]" if v.degenerate else ""
+    res = ClaimResult("thm2", status, f"{proj.note}; {direc.note}; {cos_note}{deg}",
+                      {"projection": proj.evidence, "direction": direc.evidence, "cosine": cos_ev,
+                       "tolerances": tols.to_json()})
+    return res, proj, direc
+
+
+def check_loss_rate(v: GdView, tols: Tolerances) -> ClaimResult:
+    """eta k (CE(W_k) - H) / ||W^mm||^2 -> 1 (rate k^-rho)."""
+    ctx, run = v.ctx, v.run
+    xs = [[v.eta * k * v.loss_gap(c) / v.mm_norm_sq] for k, c in zip(v.ks, v.cps)]
+    res = estimate_limit(ctx, v.ks, xs, [ctx.one], q2mpf(ctx, tols.loss_rate),
+                         floor_for(run, v.eta * v.ks[-1] * v.grad_lipschitz() / v.mm_norm_sq, 1),
+                         "eta k (CE - H) / ||W^mm||^2 -> 1", v.dir_model,
+                         fail_allowed=v.degenerate is None, model_note=v.degenerate or "",
+                         settle_from=SETTLE_K)
+    res.evidence["observed_ratio"] = fmt(ctx, xs[-1][0], 8)
+    return ClaimResult("ext-loss-rate", res.status,
+                       f"ratio {fmt(ctx, xs[-1][0], 6)} at k = {v.ks[-1]} (predicted -> 1); {res.note}",
+                       {"limit": res.evidence})
+
+
+def check_proj_rate(v: GdView, tols: Tolerances, proj: Estimate) -> ClaimResult:
+    """||P_F(W_k) - W*|| = Theta(1/k): the log-log slope over the last decade is about -1."""
+    ctx = v.ctx
+    errs = [v.proj_err(c) for c in v.cps]
+    floor = floor_for(v.run, 1, 1)
+    ev = {"errors": [{"k": k, "proj_err": fmt(ctx, e), "k_times_err": fmt(ctx, k * e)}
+                     for k, e in zip(v.ks, errs)],
+          "predicted_slope": "-1", "tolerance": fmt_q(tols.rate_slope), "floor": fmt(ctx, floor, 3),
+          "criterion": (f"pass if |slope + 1| <= {fmt_q(tols.rate_slope)} over the last decade; fail if "
+                        f"|slope + 1| > {fmt_q(3 * tols.rate_slope)} over each of the last two decades while "
+                        "thm2's projection estimate is in its asymptotic regime; else inconclusive")}
+    if len(v.ks) < 3:
+        return ClaimResult("ext-proj-rate", INC, "run too short", ev)
+    if all(e <= floor * max(ctx.one, e) for e in errs[-2:]):
+        return ClaimResult("ext-proj-rate", NA, "not applicable: degenerate case, P_F(W_k) equals W* to "
+                           "working precision (no rate to measure)", ev)
+    slopes = [ctx.log(errs[i] / errs[i - 1]) / ctx.log(ctx.mpf(v.ks[i]) / v.ks[i - 1])
+              for i in range(len(errs) - 2, len(errs))]
+    ev.update({"slope_last_decade": fmt(ctx, slopes[-1], 4), "slope_previous_decade": fmt(ctx, slopes[-2], 4)})
+    tol = q2mpf(ctx, tols.rate_slope)
+    if abs(slopes[-1] + 1) <= tol:
+        st, note = PASS, "matches Theta(1/k)"
+    elif proj.settled and all(abs(s + 1) > 3 * tol for s in slopes):
+        st, note = FAIL, "misses the predicted -1 on both of the last two decades, in the asymptotic regime"
+    else:
+        st, note = INC, "not at the predicted slope yet (transient, or a degenerate case)"
+    return ClaimResult("ext-proj-rate", st, f"log-log slope {fmt(ctx, slopes[-1], 4)} over the last decade "
+                       f"(predicted -1): {note}", ev)
+
+
+def check_angle_rate(v: GdView, tols: Tolerances, direc: Estimate) -> ClaimResult:
+    """1 - cos(W_k, W^mm) = Theta(1/log^2 k): cot(angle) grows linearly in log k (stable slope)."""
+    ctx = v.ctx
+    cots, cgs = [], [v.cos_gap(c) for c in v.cps]
+    for cg in cgs:
+        sin = ctx.sqrt(cg * (2 - cg)) if cg > 0 else ctx.zero
+        cots.append((1 - cg) / sin if sin else ctx.inf)
+    ev = {"cot_angle": [{"k": k, "cot": fmt(ctx, t), "cos_gap_log2k": fmt(ctx, cg * ctx.log(k) ** 2)}
+                        for k, t, cg in zip(v.ks, cots, cgs)],
+          "tolerance": fmt_q(tols.rate_slope),
+          "criterion": (f"pass if d cot / d log k is positive over the last two decades and changes by at "
+                        f"most {fmt_q(tols.rate_slope)} (relative) between them; fail if cot fell over "
+                        "both of the last two decades while the growth direction is in its asymptotic "
+                        "regime; else inconclusive"),
+          "degenerate": v.degenerate or "no"}
+    cos_floor = 10 * (v.run.rounding.bound / v.cps[-1].norm + ctx.power(10, -(v.run.working_digits - 5)))
+    ev["floor"] = fmt(ctx, cos_floor, 3)
+    if len(v.ks) < 3 or not all(ctx.isfinite(t) for t in cots) or min(cgs[-3:]) <= cos_floor:
+        return ClaimResult("ext-angle-rate", INC, "run too short, or 1 - cos at the precision floor "
+                           f"({fmt(ctx, cos_floor, 2)}): no rate to measure", ev)
+    a1 = (cots[-1] - cots[-2]) / ctx.log(ctx.mpf(v.ks[-1]) / v.ks[-2])
+    a2 = (cots[-2] - cots[-3]) / ctx.log(ctx.mpf(v.ks[-2]) / v.ks[-3])
+    ev.update({"slope_last_decade": fmt(ctx, a1, 4), "slope_previous_decade": fmt(ctx, a2, 4)})
+    tail = f" (degenerate case: {v.degenerate}; a log log k drift is expected)" if v.degenerate else ""
+    if a1 <= 0:
+        if a2 <= 0 and direc.settled:
+            return ClaimResult("ext-angle-rate", FAIL, f"the angle to W^mm grew over the last two decades "
+                               f"(d cot / d log k = {fmt(ctx, a2, 3)}, {fmt(ctx, a1, 3)}){tail}", ev)
+        return ClaimResult("ext-angle-rate", INC, f"the angle to W^mm grew over the last decade "
+                           f"(d cot / d log k = {fmt(ctx, a1, 3)}): transient{tail}", ev)
+    change = abs(a1 / a2 - 1) if a2 > 0 else ctx.inf
+    ev["relative_change"] = fmt(ctx, change, 3)
+    if change <= q2mpf(ctx, tols.rate_slope):
+        return ClaimResult("ext-angle-rate", PASS, f"(1 - cos) log^2 k levels off: d cot / d log k = "
+                           f"{fmt(ctx, a1, 4)}, changed {fmt(ctx, change, 2)} over a decade{tail}", ev)
+    return ClaimResult("ext-angle-rate", INC, f"d cot / d log k = {fmt(ctx, a1, 4)} still changing "
+                       f"({fmt(ctx, change, 2)} per decade){tail}", ev)
+
+
+# ---------------------------------------------------------------------------------------------
+# ext-offset
+
+
+def predicted_offsets(v: GdView, st: OffsetStructure) -> list:
+    """log(eta pi_j p_{j,a_j} / lambda_{j,v}) - <A_{j,v}, W*> for each support pair."""
+    ctx, ev = v.ctx, v.ev
+    out = []
+    for (j, t), lam in zip(st.pairs, st.lambdas):
+        a = v.exact.anchors[j]
+        aw = ctx.fdot(ev.W_star[a], ev.H[j]) - ctx.fdot(ev.W_star[t], ev.H[j])
+        out.append(ctx.log(ev.eta * ev.pi[j] * ev.P[j][a] / q2mpf(ctx, lam)) - aw)
+    return out
+
+
+def observed_offsets(v: GdView, st: OffsetStructure, c: Checkpoint) -> list:
+    """<A_{j,v}, P_perp(W_k) - log(k) W^mm> for each support pair."""
+    ctx, ev = v.ctx, v.ev
+    X = msub(msub(c.W, c.PF), mscale(ctx.log(c.k), ev.W_mm))
+    out = []
+    for j, t in st.pairs:
+        a = v.exact.anchors[j]
+        out.append(ctx.fdot(X[a], ev.H[j]) - ctx.fdot(X[t], ev.H[j]))
+    return out
+
+
+def check_offset(v: GdView, tols: Tolerances) -> ClaimResult:
+    """Support-pair margins of P_perp(W_k) - log(k) W^mm converge to the predicted offsets (rate
+    k^-mu); far from the limit, report the predicted k (inconclusive) instead of pass/fail."""
+    ctx = v.ctx
+    st = v.offsets
+    if not st.independent:
+        return not_applicable("ext-offset", st.degenerate_reason)
+    pred = predicted_offsets(v, st)
+    xs = [observed_offsets(v, st, c) for c in v.cps]
+    amax = ctx.sqrt(2 * max(ctx.fsum(x * x for x in h) for h in v.ev.H))
+    floor = floor_for(v.run, amax, max(abs(p) for p in pred))
+    mu = ctx.mpf(st.mu)
+    model = v.dir_model      # k^-rho: the non-support constraints' decaying mass moves the offsets too
+    tol = q2mpf(ctx, tols.offset)
+    res = estimate_limit(ctx, v.ks, xs, pred, tol, floor,
+                         "offsets -> log(eta pi_j p_{j,a_j} / lambda_{j,v}) - <A_{j,v}, W*>", model,
+                         norm="max", fail_allowed=not st.weakly_active,
+                         model_note=(f"weakly active constraints {st.weakly_active}" if st.weakly_active else ""),
+                         settle_from=SETTLE_K)
+    errs_last = [abs(a - b) for a, b in zip(xs[-1], pred)]
+    wi = max(range(len(errs_last)), key=lambda i: errs_last[i])
+    ev = {"limit": res.evidence, "mu": ctx.nstr(mu, 4), "mu_max": ctx.nstr(ctx.mpf(st.mu_max), 4),
+          "v_saturated": ctx.nstr(ctx.mpf(st.v_sat), 4),
+          "pairs": [{"pair": list(p), "lambda": fmt_q(l), "predicted": fmt(ctx, q, 10),
+                     "observed": fmt(ctx, o, 10)} for p, l, q, o in zip(st.pairs, st.lambdas, pred, xs[-1])],
+          "worst_pair": list(st.pairs[wi]), "weakly_active": [list(p) for p in st.weakly_active]}
+    status = res.status
+    summary = f"max offset error {fmt(ctx, errs_last[wi], 3)} at k = {v.ks[-1]}; {res.note}"
+    if status != PASS and errs_last[wi] > tol:
+        need = _offset_k_needed(ctx, v.ks[-1], errs_last[wi], tol, mu, ctx.mpf(st.v_sat))
+        ev["predicted_k_needed"] = pow10_text(ctx, need)
+        ev["k_model"] = ("linear regime: k_N (err/tol)^(1/mu); beyond err > 1 the offset first moves "
+                         "about v_saturated per unit of log k")
+        if status == FAIL and errs_last[wi] > 1:
+            status = INC
+            summary += "; far from the limit (saturated offsets, where the linearised model fails), so not judged"
+        summary += f"; predicted k needed {ev['predicted_k_needed']}"
+    if st.weakly_active:
+        summary += (f"; degenerate case (weakly active constraints {st.weakly_active}): the prediction "
+                    "assumes none and a log log k drift is expected")
+    return ClaimResult("ext-offset", status, summary, ev)
+
+
+def _offset_k_needed(ctx, N: int, err, tol, mu, v_sat):
+    """k where the worst offset reaches tol: saturated drift to err = 1, then k^-mu decay."""
+    log_k = ctx.log(N)
+    if err > 1 and v_sat > 0:
+        log_k += (err - 1) / v_sat
+        err = ctx.one
+    if mu > 0:
+        log_k += ctx.log(err / tol) / mu
+    return ctx.exp(log_k) if log_k < 690 else ctx.power(10, log_k / ctx.log(10))

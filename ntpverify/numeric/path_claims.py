@@ -1,0 +1,146 @@
+"""Claims judged on the norm-ball regularisation path: thm1 and ext-path-rate.
+
+- ``thm1``: nu > 0 and KKT residuals below 10^-precision at every radius (so W_B is the ball
+  minimiser with ||W_B|| = B); P_F(W_B) -> W* (rate e^(-B/||W^mm||), theory.md 5), confirmed to
+  10^-confirm_digits; the path tangent dW/dB -> W^mm's direction (rate 1/B assumed: the slowest
+  the norm constraint allows); 1 - cos falling. Estimates and verdicts by ``numeric.estimate``.
+- ``ext-path-rate``: the last local slope of ln ||P_F(W_B) - W*|| against B, times ||W^mm||,
+  within ``path_rate`` of -1; fails only when the slope is >= 0 at each of the last two radius
+  steps while the projection estimate is in its regime.
+"""
+
+from __future__ import annotations
+
+from ..errors import InternalError
+from ..exactnum import fmt_q
+from ..status import ClaimResult, Status
+from .estimate import FAIL, INC, NA, PASS, RateModel, dist_l2, estimate_limit, fmt, worst
+from .gd import Evaluator, q2mpf
+from .gd_claims import DEFAULT_TOL, Tolerances, _flat, _unit, not_applicable
+from .path import PATH_GUARD, PathRun, fmt_radius
+from .problem import NumericProblem, failing_condition
+
+PATH_CLAIMS = ("thm1", "ext-path-rate")
+
+
+def path_claims(problem: NumericProblem, path: PathRun, tols: Tolerances = DEFAULT_TOL) -> list[ClaimResult]:
+    """thm1 and ext-path-rate judged on a norm-ball path run (errors recomputed from W_B against the
+    problem given here); not-applicable with the failing hypothesis named."""
+    why = failing_condition(problem) or path.skipped
+    if why:
+        return [not_applicable(cid, why) for cid in PATH_CLAIMS]
+    if path.not_run:
+        return [ClaimResult(cid, Status.NOT_CHECKED, f"not checked: {path.not_run}",
+                            {"not_run": path.not_run}) for cid in PATH_CLAIMS]
+    if problem.W_star is None or problem.W_mm is None:
+        raise InternalError("a compatible, separable problem reached the path checks without W* or W^mm")
+    if len(path.points) < 3:
+        ev = {"radii": [fmt_radius(p.B) for p in path.points]}
+        return [ClaimResult(cid, INC, "fewer than three radii: no trend to judge", ev)
+                for cid in PATH_CLAIMS]
+    view = _PathView(problem, path)
+    thm1, proj = check_thm1(view, tols)
+    return [thm1, check_path_rate(view, tols, proj)]
+
+
+class _PathView:
+    def __init__(self, problem: NumericProblem, path: PathRun):
+        self.problem, self.path, self.ctx = problem, path, path.ctx
+        self.ev = Evaluator(problem, problem.exact, path.ctx)
+        ctx = self.ctx
+        self.Bs = [p.B for p in path.points]
+        self.W_star = _flat(self.ev.W_star)
+        self.ws_norm = ctx.sqrt(ctx.fsum(x * x for x in self.W_star))
+        self.mm_norm = self.ev.W_mm_norm
+        self.PF = [_flat(self.ev.project_F(p.W)) for p in path.points]
+        self.errs = [dist_l2(ctx, x, self.W_star) for x in self.PF]
+        B_last = max(ctx.one, q2mpf(ctx, self.Bs[-1]))
+        self.floor = 10 * ctx.power(10, -(path.precision + PATH_GUARD // 2)) * B_last
+
+
+def check_thm1(v: _PathView, tols: Tolerances):
+    """||W_B|| = B (nu > 0 and small KKT residuals: for convex CE the KKT point is the ball
+    minimiser), P_F(W_B) -> W* (confirmed to the path's digits) and cos(W_B, W^mm) -> 1 (through
+    the path's tangent direction dW/dB -> W^mm)."""
+    ctx, path = v.ctx, v.path
+    pts = path.points
+    res_tol = ctx.power(10, -path.precision)
+    worst_norm = max(abs(p.norm_residual) / q2mpf(ctx, p.B) for p in pts)
+    worst_stat = max(p.stationarity for p in pts)
+    min_nu = min(p.nu for p in pts)
+    kkt_ev = {"min_nu": fmt(ctx, min_nu, 4), "max_relative_norm_residual": fmt(ctx, worst_norm, 3),
+              "max_relative_stationarity": fmt(ctx, worst_stat, 3), "tolerance": fmt(ctx, res_tol, 3),
+              "criterion": ("pass if nu > 0 at every radius (the constraint is active; with the KKT "
+                            "residuals below tolerance W_B is the ball minimiser and ||W_B|| = B); fail "
+                            "if some nu <= 0; inconclusive if a residual exceeds the tolerance")}
+    if min_nu <= 0:
+        kkt = (FAIL, f"nu = {fmt(ctx, min_nu, 3)} <= 0: the norm constraint is not active")
+    elif worst_norm > res_tol or worst_stat > res_tol:
+        kkt = (INC, "Newton residuals above tolerance")
+    else:
+        kkt = (PASS, f"||W_B|| = B to {fmt(ctx, worst_norm, 2)} (relative) with nu > 0 at {len(pts)} radii")
+    target = ctx.power(10, -path.confirm_digits) * max(ctx.one, v.ws_norm)
+    exp_model = RateModel("exp", 1 / v.mm_norm, "theory.md 5: e^(-B/||W^mm||)", axis="B")
+    proj = estimate_limit(ctx, v.Bs, v.PF, v.W_star, target, v.floor, "P_F(W_B) -> W*", exp_model)
+    digits = _confirmed_digits(ctx, v.errs[-1], v.ws_norm)
+    uhat = _unit(ctx, _flat(v.ev.W_mm))
+    tangents = [_unit(ctx, _flat(p.tangent)) for p in pts]
+    degenerate = v.problem.offsets.degenerate_reason
+    tan_model = (RateModel("power", ctx.one, "1/B assumed: the slowest the norm constraint allows", axis="B")
+                 if degenerate is None else
+                 RateModel("log", ctx.one, "degenerate instance: 1/log B assumed", axis="B"))
+    direc = estimate_limit(ctx, v.Bs, tangents, uhat, q2mpf(ctx, tols.direction), v.floor,
+                           "path tangent dW/dB -> W^mm/||W^mm||", tan_model,
+                           fail_allowed=degenerate is None, model_note=degenerate or "",
+                           agreement="error")
+    cosg = [v.ev.cos_gap(p.W) for p in pts]
+    cos_ev = {"cos_gap": [{"B": fmt_radius(b), "cos_gap": fmt(ctx, g)} for b, g in zip(v.Bs, cosg)],
+              "criterion": "pass needs 1 - cos(W_B, W^mm) to have fallen over the last radius step"}
+    cos_ok = cosg[-1] < cosg[-2]
+    status = worst(kkt[0], proj.status, direc.status, PASS if cos_ok or direc.status != PASS else INC)
+    deg_note = f" [degenerate: {degenerate}]" if degenerate else ""
+    cos_note = f"1 - cos(W_B, W^mm) = {fmt(ctx, cosg[-1], 3)}" + ("" if cos_ok else " (not falling)")
+    summary = (f"{kkt[1]}; {proj.note}; W* confirmed to {digits} digits at B = {fmt_radius(v.Bs[-1])}; "
+               f"{direc.note}; {cos_note}{deg_note}")
+    return ClaimResult("thm1", status, summary,
+                       {"kkt": kkt_ev, "projection": proj.evidence, "digits_confirmed": digits,
+                        "confirm_digits_target": path.confirm_digits, "direction": direc.evidence,
+                        "cosine": cos_ev, "radii": [fmt_radius(b) for b in v.Bs],
+                        "added_radii": [fmt_radius(p.B) for p in pts if p.added],
+                        "tolerances": tols.to_json()}), proj
+
+
+def _confirmed_digits(ctx, err, scale) -> int:
+    if not err:
+        return 10**6
+    return max(0, int(ctx.floor(-ctx.log10(err / max(ctx.one, scale)))))
+
+
+def check_path_rate(v: _PathView, tols: Tolerances, proj) -> ClaimResult:
+    """||P_F(W_B) - W*|| decays like e^{-B/||W^mm||}: local slopes of ln(err) against B."""
+    ctx = v.ctx
+    rows, slopes = [], []
+    for i in range(1, len(v.Bs)):
+        e0, e1 = v.errs[i - 1], v.errs[i]
+        if e0 > v.floor and e1 > v.floor:
+            s = ctx.log(e1 / e0) / q2mpf(ctx, v.Bs[i] - v.Bs[i - 1])
+            slopes.append(s)
+            rows.append({"from_B": fmt_radius(v.Bs[i - 1]), "to_B": fmt_radius(v.Bs[i]),
+                         "slope": fmt(ctx, s, 5), "slope_times_norm_W_mm": fmt(ctx, s * v.mm_norm, 5)})
+    ev = {"predicted_slope": fmt(ctx, -1 / v.mm_norm, 6), "local_slopes": rows,
+          "errors": [{"B": fmt_radius(b), "proj_err": fmt(ctx, e)} for b, e in zip(v.Bs, v.errs)],
+          "tolerance": fmt_q(tols.path_rate),
+          "criterion": (f"pass if the last local slope times ||W^mm|| is within {fmt_q(tols.path_rate)} "
+                        "of -1; fail if it is >= 0 (no decay) at each of the last two radius steps above "
+                        "the floor while thm1's projection estimate is in its regime; else inconclusive")}
+    if not slopes:
+        return ClaimResult("ext-path-rate", NA, "not applicable: the projection error is at the precision "
+                           "floor at every radius (degenerate case)", ev)
+    dev = abs(slopes[-1] * v.mm_norm + 1)
+    ev["deviation"] = fmt(ctx, dev, 3)
+    if len(slopes) >= 2 and slopes[-1] >= 0 and slopes[-2] >= 0 and proj.settled:
+        return ClaimResult("ext-path-rate", FAIL, f"the projection error does not decay (slope "
+                           f"{fmt(ctx, slopes[-1], 3)} at the last radii)", ev)
+    st = PASS if dev <= q2mpf(ctx, tols.path_rate) else INC
+    return ClaimResult("ext-path-rate", st, f"ln ||P_F(W_B) - W*|| falls {fmt(ctx, -slopes[-1], 5)} per unit "
+                       f"of B at the last radii; predicted 1/||W^mm|| = {fmt(ctx, 1 / v.mm_norm, 5)}", ev)

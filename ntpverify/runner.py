@@ -168,8 +168,8 @@ def run_case(case: Case, *, precision: int | None = None, iterations: int | None
                                      claims.prop1(ex, prec, prob if problem_hook else None)]
     t1 = time.perf_counter()
     numeric_json: dict = {"precision": prec}
-    claim_list += _numeric_claims(ex, case, prec, iterations, numeric, backend, progress, numeric_json,
-                                  problem_hook, budget)
+    claim_list += _numeric_claims(ex, prob, case, prec, iterations, numeric, backend, progress,
+                                  numeric_json, budget)
     t_numeric = time.perf_counter() - t1
     expectations = check_expectations(case.expect, ex, claim_list)
     cert = {
@@ -196,8 +196,8 @@ def run_case(case: Case, *, precision: int | None = None, iterations: int | None
     return cert
 
 
-def _numeric_claims(ex: Exact, case: Case, prec: int, iterations: int | None, numeric: bool,
-                    backend: str, progress, numeric_json: dict, problem_hook=None,
+def _numeric_claims(ex: Exact, prob: NumericProblem, case: Case, prec: int, iterations: int | None,
+                    numeric: bool, backend: str, progress, numeric_json: dict,
                     budget: float | None = None) -> list[ClaimResult]:
     """GD and path claims (numeric, untrusted; reported as observed vs predicted). Without
     ``iterations`` GD runs decade by decade until its claims are decided or GD_SHARE of the
@@ -207,9 +207,6 @@ def _numeric_claims(ex: Exact, case: Case, prec: int, iterations: int | None, nu
                 for cid in NUMERIC_CLAIMS]
     from .numeric import drive, failure, path, path_claims
 
-    prob = numeric_problem(ex)
-    if problem_hook is not None:
-        prob = problem_hook(prob)
     settings = case.settings
 
     def report(label):

@@ -19,9 +19,11 @@ excess of the non-support constraints), e^(-B/||W^mm||) for the path's F-part, a
   last checkpoint left out, shrunk by one step of the model, and a share of the extrapolation
   correction for the model's own error (next-order terms such as log k / k). When the observed
   contraction is more than twice as fast (log scale) as the model's, the slowest mode is not
-  visible yet and the whole correction counts (the extrapolation may overshoot). When it is
-  slower, the estimate uses the observed rate and the spread between the two rates' estimates
-  counts (a rate fitted to the same points makes the left-out change blind);
+  visible yet and the whole correction counts (the extrapolation may overshoot); so does it when
+  the rate is assumed rather than given by the theory. When the observed rate is slower, the
+  estimate uses it, and the spread between the estimates at the two rates counts (a rate fitted
+  to the same points makes the left-out change blind); when it is faster by at most a factor 2,
+  that spread counts too (slow rates amplify small rate errors);
 - **resolution** = KAPPA * u + floor (amplified by the extrapolation): the smallest discrepancy
   between the limit and the claimed value this run can resolve; written into every evidence;
 - pass: in regime, ||X_N - X_claimed|| <= resolution <= tolerance;
@@ -89,6 +91,7 @@ class RateModel:
     rate: object          # mpf > 0
     why: str
     axis: str = "k"
+    from_theory: bool = True    # False: an assumed rate; its whole correction counts as uncertainty
 
     def decay(self, ctx, t):
         """The model's error profile at t, up to the constant."""
@@ -107,7 +110,8 @@ class RateModel:
     def slowed(self, share):
         if self.kind == "log":
             return self
-        return RateModel(self.kind, self.rate * share, self.why + ", slowed to the observed rate", self.axis)
+        return RateModel(self.kind, self.rate * share, self.why + ", slowed to the observed rate", self.axis,
+                         self.from_theory)
 
     def t_needed(self, ctx, t_last, factor):
         """The t at which the model's error is ``factor`` (< 1) times its value at t_last."""
@@ -208,10 +212,17 @@ def estimate_limit(ctx, ts: list, xs: list[list], target: list, tol, floor, labe
 
     X, corr, r = extrapolate(len(xs) - 1)
     Xp, _, _ = extrapolate(len(xs) - 2)
+    # the spread between the estimates at the model's rate and at the observed one (when within
+    # a factor 2 of it): a rate fitted to the same points makes the left-out change blind to it,
+    # and slow rates amplify small rate errors (r/(1-r) is 17 at k^-0.025 per decade)
     spread = ctx.zero
-    if used is not model:          # slowed: the rate came from the same data, so the left-out
-        keep = used                # change is blind to it; count the spread between the rates
-        used = model
+    other = None
+    if used is not model:
+        other = model
+    elif not last["at_floor"] and ctx.isfinite(share) and 1 < share <= 2 and model.kind != "log":
+        other = RateModel(model.kind, model.rate * share, model.why, model.axis, model.from_theory)
+    if other is not None:
+        keep, used = used, other
         Xm, _, _ = extrapolate(len(xs) - 1)
         used = keep
         spread = dist(ctx, X, Xm)
@@ -220,7 +231,7 @@ def estimate_limit(ctx, ts: list, xs: list[list], target: list, tol, floor, labe
     # the model's rate is confirmed when the observed one is within a factor 2 of it; when the
     # increments shrink much faster, the slowest mode is not visible yet and its extrapolation may
     # overshoot: then the whole correction counts as uncertainty
-    validated = bool(last["at_floor"]) or (ctx.isfinite(share) and share <= 2)
+    validated = model.from_theory and (bool(last["at_floor"]) or (ctx.isfinite(share) and share <= 2))
     u = max(r * loo, (share_q if validated else 1) * corr, spread)
     floor_eff = floor * (1 + 2 * r / (1 - r))
     res = ctx.mpf(KAPPA.numerator) / KAPPA.denominator * u + floor_eff

@@ -2,8 +2,8 @@
 
 - ``thm1``: nu > 0 and KKT residuals below 10^-precision at every radius (so W_B is the ball
   minimiser with ||W_B|| = B); P_F(W_B) -> W* (rate e^(-B/||W^mm||), theory.md 5), confirmed to
-  10^-confirm_digits; the path tangent dW/dB -> W^mm's direction (rate 1/B assumed: the slowest
-  the norm constraint allows); 1 - cos falling. Estimates and verdicts by ``numeric.estimate``.
+  10^-confirm_digits; the path tangent dW/dB -> W^mm's direction (theory.md gives no rate: 1/B
+  is assumed and its whole extrapolation counts as uncertainty); 1 - cos falling. Estimates and verdicts by ``numeric.estimate``.
 - ``ext-path-rate``: the last local slope of ln ||P_F(W_B) - W*|| against B, times ||W^mm||,
   within ``path_rate`` of -1; fails only when the slope is >= 0 at each of the last two radius
   steps while the projection estimate is in its regime.
@@ -86,9 +86,10 @@ def check_thm1(v: _PathView, tols: Tolerances):
     uhat = _unit(ctx, _flat(v.ev.W_mm))
     tangents = [_unit(ctx, _flat(p.tangent)) for p in pts]
     degenerate = v.problem.offsets.degenerate_reason
-    tan_model = (RateModel("power", ctx.one, "1/B assumed: the slowest the norm constraint allows", axis="B")
+    tan_model = (RateModel("power", ctx.one, "1/B assumed (theory.md gives no rate for the tangent)",
+                           axis="B", from_theory=False)
                  if degenerate is None else
-                 RateModel("log", ctx.one, "degenerate instance: 1/log B assumed", axis="B"))
+                 RateModel("log", ctx.one, "degenerate instance: 1/log B assumed", axis="B", from_theory=False))
     direc = estimate_limit(ctx, v.Bs, tangents, uhat, q2mpf(ctx, tols.direction), v.floor,
                            "path tangent dW/dB -> W^mm/||W^mm||", tan_model,
                            fail_allowed=degenerate is None, model_note=degenerate or "",

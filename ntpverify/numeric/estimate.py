@@ -28,7 +28,8 @@ excess of the non-support constraints), e^(-B/||W^mm||) for the path's F-part, a
   between the limit and the claimed value this run can resolve; written into every evidence;
 - pass: in regime, ||X_N - X_claimed|| <= resolution <= tolerance;
 - fail: each of the last two ratios shrinks at least SETTLE_SLACK as fast as predicted (log scale),
-  and ||X_N - X_claimed|| > resolution;
+  and the claimed value is farther than the resolution from the estimate and from the whole
+  segment between the last value and the estimate (an extrapolation that overshot never fails);
 - inconclusive otherwise, with the t a run would need (from the model) to bring the
   resolution below the tolerance.
 """
@@ -141,6 +142,15 @@ def _label(t):
     return t
 
 
+def _segment_distance(ctx, P, Q, T, dist):
+    """Distance from T to the segment from P (the last value) to Q (the estimate)."""
+    d = [q - p for p, q in zip(P, Q)]
+    dd = ctx.fsum(x * x for x in d)
+    t = ctx.fsum((tt - p) * x for p, tt, x in zip(P, T, d)) / dd if dd else ctx.zero
+    t = min(ctx.one, max(ctx.zero, t))
+    return dist(ctx, [p + t * x for p, x in zip(P, d)], T)
+
+
 def estimate_limit(ctx, ts: list, xs: list[list], target: list, tol, floor, label: str, model: RateModel,
                    norm: str = "l2", fail_allowed: bool = True,
                    model_note: str = "", agreement: str = "resolution", settle_from=None) -> Estimate:
@@ -236,8 +246,11 @@ def estimate_limit(ctx, ts: list, xs: list[list], target: list, tol, floor, labe
     floor_eff = floor * (1 + 2 * r / (1 - r))
     res = ctx.mpf(KAPPA.numerator) / KAPPA.denominator * u + floor_eff
     D = dist(ctx, X, target)
+    D_seg = _segment_distance(ctx, xs[-1], X, target, dist)
     ev.update({"regime_test": regime_rows, "in_regime": bool(in_regime),
-               "estimate": {"distance_to_claimed": fmt(ctx, D, 4), "uncertainty": fmt(ctx, u, 3),
+               "estimate": {"distance_to_claimed": fmt(ctx, D, 4),
+                         "distance_from_last_value_to_estimate_segment": fmt(ctx, D_seg, 4),
+                         "uncertainty": fmt(ctx, u, 3),
                             "left_out_change": fmt(ctx, loo, 3), "correction": fmt(ctx, corr, 3),
                             "rate_spread": fmt(ctx, spread, 3),
                             "contraction_used": fmt(ctx, r, 4), "rate_used": fmt(ctx, used.rate, 4),
@@ -250,10 +263,13 @@ def estimate_limit(ctx, ts: list, xs: list[list], target: list, tol, floor, labe
         return out(INC, (f"not yet in the asymptotic regime: the last increment ratio {last['observed_ratio']} "
                          f"vs {last['predicted_ratio']} predicted; run longer"))
     if D > res:
-        if fail_allowed and in_regime_2:
+        if fail_allowed and in_regime_2 and D_seg > res:
             return out(FAIL, "the limit differs from the claimed value beyond the resolution, on a "
                              "trajectory in the asymptotic regime over the last two steps")
-        why = "in regime over only one step" if fail_allowed else f"model does not apply ({model_note})"
+        why = ("in regime over only one step" if not in_regime_2 else
+               f"model does not apply ({model_note})" if not fail_allowed else
+               f"the claimed value lies within {fmt(ctx, D_seg, 2)} of the way from the last value to the "
+               "estimate (the extrapolation may have overshot)")
         ev["needed"] = "a longer run"
         return out(INC, f"differs beyond the resolution but not judged: {why}")
     if agreement == "error":

@@ -83,10 +83,11 @@ def test_rounding_bound_holds_against_a_higher_precision_run():
 def test_json_shape_and_absent_keys():
     full = run_gd(three_orthogonal(), 50, 30).to_json()
     assert set(full) >= {"eta", "iterations", "backend", "precision", "checkpoints",
-                         "rounding_bound", "init"}
+                         "rounding_bound", "rounding", "init"}
     assert full["eta"] == "3/4" and full["init"] == "zero"
     assert set(full["checkpoints"][-1]) == {"k", "loss_gap", "proj_err", "cos_gap", "norm"}
     assert set(full["rounding_bound"]) == {"bound", "kind", "method"}
+    assert full["rounding"] == {"backend": full["backend"], **full["rounding_bound"]}
     incompatible = run_gd(separable_incompatible(), 20, 30).to_json()["checkpoints"][-1]
     assert set(incompatible) == {"k", "cos_gap", "norm"}
     nonseparable = run_gd(compatible_nonseparable(), 20, 30).to_json()["checkpoints"][-1]

@@ -500,6 +500,8 @@ class GdRun:
             "working_digits": self.working_digits,
             "checkpoints": [c.to_json(self.ctx) for c in self.checkpoints],
             "rounding_bound": self.rounding.to_json(self.ctx),
+            # the contract's name for the same bound (certificate.md: numeric.gd.rounding)
+            "rounding": {"backend": self.backend, **self.rounding.to_json(self.ctx)},
             "init": self.init_json(),
         }
 

@@ -137,16 +137,18 @@ def run_gd_claims(problem: NumericProblem, *, precision: int, backend: str = "au
     schedule = []
     N = iterations or FIRST_N
     hyp = gd_hypotheses(problem)
-    spent = decade_seconds(problem, backend, N) / 9 * 10 / 10     # the first N steps
+    spent = N * step_seconds(problem, backend)          # the first N steps (modelled)
     while True:
         run = sess.extend(N, progress)
         claims = gd_claims(problem, run)
         pending = [c.id for c in claims if c.status not in DECIDED]
         schedule.append({"N": N, "modelled_seconds": round(spent, 3), "undecided": pending})
         if iterations is not None:
-            return GdOutcome(run, claims, schedule, f"fixed length N = {N} (--iterations)", why)
+            return GdOutcome(run, claims, schedule,
+                             f"fixed length N = {N} (--iterations or settings.gd.iterations)", why)
         if hyp is not None:
             if N < FAILURE_N and not problem.instance.is_trivial():
+                spent += decade_seconds(problem, backend, N)
                 N *= 10          # the failure report describes a longer run
                 continue
             return GdOutcome(run, claims, schedule, "hypotheses fail: nothing to decide", why)

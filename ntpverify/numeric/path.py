@@ -261,7 +261,8 @@ PATH_SECONDS = 5e-7          # modelled seconds per radius: c (V d + 1)^3 (1 + d
 
 
 def radius_seconds(problem: NumericProblem, precision: int, B) -> float:
-    """Modelled cost of one radius (dense mpmath Newton: 28 s for 7 radii at V d = 90, B <= 160, on this project's machine)."""
+    """Modelled cost of one radius (dense mpmath Newton: 28 s for 7 radii at V d = 90, B <= 160,
+    on this project's machine)."""
     inst = problem.instance
     n = inst.V * inst.d + 1
     mm = math.sqrt(float(problem.W_mm_norm_sq)) if problem.W_mm_norm_sq else 1.0

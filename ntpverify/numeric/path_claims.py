@@ -3,7 +3,8 @@
 - ``thm1``: nu > 0 and KKT residuals below 10^-precision at every radius (so W_B is the ball
   minimiser with ||W_B|| = B); P_F(W_B) -> W* (rate e^(-B/||W^mm||), theory.md 5), confirmed to
   10^-confirm_digits; the path tangent dW/dB -> W^mm's direction (theory.md gives no rate: 1/B
-  is assumed and its whole extrapolation counts as uncertainty); 1 - cos falling. Estimates and verdicts by ``numeric.estimate``.
+  is assumed and its whole extrapolation counts as uncertainty); 1 - cos falling. Estimates and
+  verdicts by ``numeric.estimate``.
 - ``ext-path-rate``: the last local slope of ln ||P_F(W_B) - W*|| against B, times ||W^mm||,
   within ``path_rate`` of -1; fails only when the slope is >= 0 at each of the last two radius
   steps while the projection estimate is in its regime.

@@ -169,12 +169,16 @@ def estimate_limit(ctx, ts: list, xs: list[list], target: list, tol, floor, labe
     ev = {"quantity": label, "norm": norm, "model": model.text(ctx), "tolerance": fmt(ctx, tol, 3),
           "floor": fmt(ctx, floor, 3),
           "errors": [{ax: _label(t), "error": fmt(ctx, e)} for t, e in zip(ts, errs)],
-          "criterion": (f"estimate X = x_N + (x_N - x_N-1) r/(1-r) with the model's contraction r; "
-                        f"uncertainty u = max(r |X_N - X_N-1|, {fmt_q(MODEL_SHARE)} |X_N - x_N|); "
-                        f"resolution = {fmt_q(KAPPA)} u + floor; regime: increments shrink at least "
-                        f"{fmt_q(REGIME_SLACK)} as fast (log scale) as the model predicts; pass: in regime "
-                        "and |X - claimed| <= resolution <= tolerance; fail: in regime over the last two "
-                        "steps and |X - claimed| > resolution; else inconclusive")}
+          "criterion": (f"estimate X = x_N + (x_N - x_N-1) r/(1-r) with the model's contraction r (slowed "
+                        f"to the observed one when that is slower); uncertainty u = max(r |X_N - X_N-1|, "
+                        f"{fmt_q(MODEL_SHARE)} |X_N - x_N| (all of it when the rate is assumed or the observed "
+                        "one is over 2x faster), the spread between the estimates at the model's and the "
+                        f"observed rate); resolution = {fmt_q(KAPPA)} u + floor; regime: increments shrink "
+                        f"at least {fmt_q(REGIME_SLACK)} as fast (log scale) as the model predicts; pass: in "
+                        "regime and |X - claimed| <= resolution <= tolerance; fail: the last two steps "
+                        f"shrink at least {fmt_q(SETTLE_SLACK)} as fast as predicted and the claimed value "
+                        "is farther than the resolution from X and from the segment from x_N to X; else "
+                        "inconclusive")}
     if model_note:
         ev["model_applies"] = f"no: {model_note}"
     if len(ts) < 3:
@@ -249,8 +253,8 @@ def estimate_limit(ctx, ts: list, xs: list[list], target: list, tol, floor, labe
     D_seg = _segment_distance(ctx, xs[-1], X, target, dist)
     ev.update({"regime_test": regime_rows, "in_regime": bool(in_regime),
                "estimate": {"distance_to_claimed": fmt(ctx, D, 4),
-                         "distance_from_last_value_to_estimate_segment": fmt(ctx, D_seg, 4),
-                         "uncertainty": fmt(ctx, u, 3),
+                            "distance_from_last_value_to_estimate_segment": fmt(ctx, D_seg, 4),
+                            "uncertainty": fmt(ctx, u, 3),
                             "left_out_change": fmt(ctx, loo, 3), "correction": fmt(ctx, corr, 3),
                             "rate_spread": fmt(ctx, spread, 3),
                             "contraction_used": fmt(ctx, r, 4), "rate_used": fmt(ctx, used.rate, 4),

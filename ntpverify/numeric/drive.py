@@ -13,12 +13,13 @@ us/step at m = 12, V = 6, d = 15; flint about 100x that), plus the mpmath diagno
 checkpoint. ``scripts/calibrate.py`` prints the wall time it really took.
 
 Backend ``auto``: ``float64`` when its proven rounding bound, projected from a 1000-step probe
-to 10^7 steps, stays ``AUTO_FACTOR`` times below the smallest tolerance on a distance in W;
-``flint`` otherwise.
+to the longest run the budget pays for, stays ``AUTO_FACTOR`` times below the smallest tolerance
+on a distance in W (thm2's, 3e-4 max(1, ||W*||)); ``flint`` otherwise.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -36,16 +37,19 @@ FAILURE_N = 10**4            # length of the run the failure report describes
 MAX_N = 10**9
 AUTO_FACTOR = 100
 EXT_DECADE_SECONDS = 5.0     # an extension alone may pay for one more decade only this cheap
-STEP_A, STEP_B = 1.5e-7, 1.6e-9          # float64 seconds per step: a + b m V d
+STEP_NUMBA = (1.5e-7, 1.6e-9)            # float64 seconds per step, a + b m V d: numba loop
+STEP_NUMPY = (5e-6, 4.5e-10)             # ... numpy loop (m V d > f64.NUMBA_MAX_WORK)
 FLINT_FACTOR, MPMATH_FACTOR = 100, 1000  # the multiprecision backends, relative to float64
 DIAG_SECONDS_PER_MVD = 3e-5              # one checkpoint's mpmath diagnostics: c m V d
 
 
 def step_seconds(problem: NumericProblem, backend: str) -> float:
     """Modelled seconds per GD step (see the module doc)."""
+    from .f64 import NUMBA_MAX_WORK
     inst = problem.instance
-    t = STEP_A + STEP_B * inst.m * inst.V * inst.d
-    return t * {"float64": 1, "flint": FLINT_FACTOR}.get(backend, MPMATH_FACTOR)
+    work = inst.m * inst.V * inst.d
+    a, b = STEP_NUMBA if work <= NUMBA_MAX_WORK else STEP_NUMPY
+    return (a + b * work) * {"float64": 1, "flint": FLINT_FACTOR}.get(backend, MPMATH_FACTOR)
 
 
 def decade_seconds(problem: NumericProblem, backend: str, N: int) -> float:
@@ -65,27 +69,36 @@ class GdOutcome:
 
 
 def smallest_tolerance() -> Fraction:
-    """The smallest tolerance on a distance in W: thm2's on P_F(W_k) (the loss gap's floor is the
-    bound times ||grad CE||, far smaller; the direction's is the bound / ||W^mm||)."""
+    """The smallest tolerance on a distance in W, in units of max(1, ||W*||): thm2's on P_F(W_k)
+    (the loss gap's floor is the bound times ||grad CE||, far smaller; the direction's is the
+    bound / ||W^mm||)."""
     return DEFAULT_TOL.proj
 
 
-def choose_backend(requested: str, problem: NumericProblem, precision: int) -> tuple[str, str]:
-    """(backend, why). ``auto`` probes float64 for 1000 steps and projects its bound to MAX_N."""
+def choose_backend(requested: str, problem: NumericProblem, precision: int,
+                   budget: float | None = None, iterations: int | None = None) -> tuple[str, str]:
+    """(backend, why). ``auto`` probes float64 for 1000 steps and projects its bound to the
+    longest run: ``iterations``, or the most float64 steps ``budget`` pays for (at most MAX_N)."""
     if requested != "auto":
         return requested, "requested"
     if "float64" not in gd.BACKENDS:
         return "flint", "auto: float64 backend not available"
     probe = gd.run_gd(problem, 1000, 15, backend="float64")
     per_step = probe.rounding.bound / 1000
-    projected = per_step * 10**7
-    limit = mpmath.mpf(smallest_tolerance().numerator) / smallest_tolerance().denominator / AUTO_FACTOR
+    longest = iterations or (MAX_N if budget is None else
+                             max(FIRST_N, min(MAX_N, int(budget / step_seconds(problem, "float64")))))
+    projected = per_step * longest
+    tol = smallest_tolerance()
+    ws = 1.0 if problem.W_star is None else math.sqrt(sum(float(x.to_mpf(mpmath.mp)) ** 2
+                                                          for row in problem.W_star for x in row))
+    limit = mpmath.mpf(tol.numerator) / tol.denominator * max(1.0, ws) / AUTO_FACTOR
     if probe.rounding.kind == "proven" and projected <= limit:
         return "float64", (f"auto: float64's proven rounding bound, {mpmath.nstr(per_step, 2)} per step, "
-                           f"projected to 1e7 steps ({mpmath.nstr(projected, 2)}) is {AUTO_FACTOR}x below "
-                           f"the smallest tolerance {mpmath.nstr(limit * AUTO_FACTOR, 2)}")
-    return "flint", (f"auto: float64's rounding bound projected to 1e7 steps ({mpmath.nstr(projected, 2)}) "
-                     f"is not {AUTO_FACTOR}x below the smallest tolerance, or not proven")
+                           f"projected to {longest} steps ({mpmath.nstr(projected, 2)}) is {AUTO_FACTOR}x "
+                           f"below the smallest tolerance on W, {mpmath.nstr(limit * AUTO_FACTOR, 2)}")
+    return "flint", (f"auto: float64's rounding bound projected to {longest} steps "
+                     f"({mpmath.nstr(projected, 2)}) is not {AUTO_FACTOR}x below the smallest tolerance on W "
+                     f"({mpmath.nstr(limit * AUTO_FACTOR, 2)}), or not proven")
 
 
 class Session:
@@ -131,7 +144,7 @@ def run_gd_claims(problem: NumericProblem, *, precision: int, backend: str = "au
     """Run GD (fixed ``iterations``, or adaptively within ``budget`` modelled seconds; None: no
     limit but MAX_N) and judge its claims. ``GdOutcome.schedule[-1]["modelled_seconds"]`` is what
     it spent."""
-    backend, why = choose_backend(backend, problem, precision)
+    backend, why = choose_backend(backend, problem, precision, budget, iterations)
     max_n = iterations or MAX_N
     sess = Session(problem, precision, backend, init_seed, init_scale, max_n)
     schedule = []

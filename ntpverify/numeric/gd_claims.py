@@ -400,7 +400,7 @@ def check_offset(v: GdView, tols: Tolerances) -> ClaimResult:
     wi = max(range(len(errs_last)), key=lambda i: errs_last[i])
     ev = {"limit": res.evidence, "mu": ctx.nstr(mu, 4), "mu_max": ctx.nstr(ctx.mpf(st.mu_max), 4),
           "v_saturated": ctx.nstr(ctx.mpf(st.v_sat), 4),
-          "pairs": [{"pair": list(p), "lambda": fmt_q(l), "predicted": fmt(ctx, q, 10),
+          "pairs": [{"pair": list(p), "lambda": fmt(ctx, q2mpf(ctx, l), 10), "predicted": fmt(ctx, q, 10),
                      "observed": fmt(ctx, o, 10)} for p, l, q, o in zip(st.pairs, st.lambdas, pred, xs[-1])],
           "worst_pair": list(st.pairs[wi]), "weakly_active": [list(p) for p in st.weakly_active]}
     status = res.status

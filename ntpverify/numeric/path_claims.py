@@ -3,7 +3,8 @@
 - ``thm1``: nu > 0 and KKT residuals below 10^-precision at every radius (so W_B is the ball
   minimiser with ||W_B|| = B); P_F(W_B) -> W* (rate e^(-B/||W^mm||), theory.md 5), confirmed to
   10^-confirm_digits; the path tangent dW/dB -> W^mm's direction (theory.md gives no rate: 1/B
-  is assumed and its whole extrapolation counts as uncertainty); 1 - cos falling. Estimates and
+  is assumed and its whole extrapolation counts as uncertainty; the tangent need not converge
+  with W_B / B, so it fails the claim only when 1 - cos(W_B, W^mm) stalls too); 1 - cos falling. Estimates and
   verdicts by ``numeric.estimate``.
 - ``ext-path-rate``: the last local slope of ln ||P_F(W_B) - W*|| against B, times ||W^mm||,
   within ``path_rate`` of -1; fails only when the slope is >= 0 at each of the last two radius
@@ -15,7 +16,7 @@ from __future__ import annotations
 from ..errors import InternalError
 from ..exactnum import fmt_q
 from ..status import ClaimResult, Status
-from .estimate import FAIL, INC, NA, PASS, RateModel, dist_l2, estimate_limit, fmt, worst
+from .estimate import FAIL, INC, NA, PASS, Estimate, RateModel, dist_l2, estimate_limit, fmt, worst
 from .gd import Evaluator, q2mpf
 from .gd_claims import DEFAULT_TOL, Tolerances, _flat, _unit, not_applicable
 from .path import PATH_GUARD, PathRun, fmt_radius
@@ -99,6 +100,19 @@ def check_thm1(v: _PathView, tols: Tolerances):
     cos_ev = {"cos_gap": [{"B": fmt_radius(b), "cos_gap": fmt(ctx, g)} for b, g in zip(v.Bs, cosg)],
               "criterion": "pass needs 1 - cos(W_B, W^mm) to have fallen over the last radius step"}
     cos_ok = cosg[-1] < cosg[-2]
+    # W_B = sqrt(B^2 - |c|^2) W^mm/||W^mm|| + c + o(1) gives 1 - cos ~ |c_perp|^2 / (2 B^2)
+    B1, B2 = q2mpf(ctx, v.Bs[-2]), q2mpf(ctx, v.Bs[-1])
+    cos_on_rate = cosg[-1] <= cosg[-2] * (B1 / B2)
+    cos_ev["falls_at_least_like_1_over_B"] = bool(cos_on_rate)
+    if direc.status == FAIL and cos_on_rate:
+        # thm1 is about W_B / B; the tangent need not converge with it (it did not on calibration
+        # seed 325: tangent error 1.1e-3, 1.8e-3, 2.1e-3 at B = 640..2560 while 1 - cos fell 4x per
+        # doubling). A wrong W^mm direction makes 1 - cos level off at 1 - cos(angle); while it
+        # still falls at least like 1/B (the theory: 1/B^2), no fail.
+        direc = Estimate(INC, direc.note.replace("the limit differs", "the tangent's limit differs") +
+                         " but 1 - cos(W_B, W^mm) keeps falling like 1/B or faster, so not judged",
+                         direc.evidence, direc.error_last, direc.distance, direc.resolution,
+                         direc.in_regime, False)
     status = worst(kkt[0], proj.status, direc.status, PASS if cos_ok or direc.status != PASS else INC)
     deg_note = f" [degenerate: {degenerate}]" if degenerate else ""
     cos_note = f"1 - cos(W_B, W^mm) = {fmt(ctx, cosg[-1], 3)}" + ("" if cos_ok else " (not falling)")

@@ -185,9 +185,9 @@ def gd_claims(problem: NumericProblem, run: GdRun, tols: Tolerances = DEFAULT_TO
     if why is not None:
         return [not_applicable(cid, why) for cid in GD_CLAIMS]
     v = GdView(problem, run)
-    thm2, proj, direc = check_thm2(v, tols)
+    thm2, proj, _ = check_thm2(v, tols)
     out = [check_lemma2(v, tols), thm2, check_loss_rate(v, tols), check_proj_rate(v, tols, proj),
-           check_offset(v, tols), check_angle_rate(v, tols, direc)]
+           check_offset(v, tols), check_angle_rate(v, tols)]
     for c in out:
         c.evidence.setdefault("run", {"iterations": run.iterations, "backend": run.backend,
                                       "precision": run.precision, "eta": fmt_q(run.eta),
@@ -315,7 +315,7 @@ def check_proj_rate(v: GdView, tols: Tolerances, proj: Estimate) -> ClaimResult:
                        f"(predicted -1): {note}", ev)
 
 
-def check_angle_rate(v: GdView, tols: Tolerances, direc: Estimate) -> ClaimResult:  # noqa: ARG001
+def check_angle_rate(v: GdView, tols: Tolerances) -> ClaimResult:
     """1 - cos(W_k, W^mm) = Theta(1/log^2 k): cot(angle) grows linearly in log k (stable slope)."""
     ctx = v.ctx
     cots, cgs = [], [v.cos_gap(c) for c in v.cps]

@@ -72,7 +72,7 @@ def _limit_sentence(ev: dict) -> str | None:
     if ev.get("floor"):
         s += f" and the precision floor {ev.get('floor')}"
     if ev.get("model"):
-        s += f". Model (the theory's rate): {ev['model']}"
+        s += f". Model: {ev['model']}"
     rows = ev.get("regime_test") or []
     if rows:
         r = rows[-1]
@@ -84,7 +84,7 @@ def _limit_sentence(ev: dict) -> str | None:
               f"uncertainty {est.get('uncertainty')}; the smallest discrepancy this run could resolve "
               f"is {ev.get('resolution')}")
     if ev.get("model_applies"):
-        s += f" ({ev['model_applies']})"
+        s += f" (the model does not apply here, so nothing is failed: {ev['model_applies'].removeprefix('no: ')})"
     if ev.get("needed"):
         s += f". To reach the tolerance it needs {ev['needed']}"
     return s + "."

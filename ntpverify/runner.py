@@ -216,7 +216,9 @@ def _numeric_claims(ex: Exact, prob: NumericProblem, case: Case, prec: int, iter
     out = drive.run_gd_claims(prob, precision=prec, backend=backend,
                               iterations=iterations or settings.gd.iterations,
                               budget=gd_budget, init_seed=settings.gd.init_seed,
-                              init_scale=settings.gd.init_scale, progress=report("gradient descent"))
+                              init_scale=settings.gd.init_scale,
+                              progress=None if progress is None else (
+                                  lambda k, n: progress(k, n, f"gradient descent to k = {n}")))
     run = out.run
     numeric_json["gd"] = run.to_json()
     numeric_json["gd"]["adaptive"] = {"schedule": out.schedule, "stopped": out.stop_reason,

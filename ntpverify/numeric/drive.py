@@ -20,10 +20,8 @@ on a distance in W (thm2's, 3e-4 max(1, ||W*||)); ``flint`` otherwise.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable
 
 import mpmath
 
@@ -56,6 +54,8 @@ def decade_seconds(problem: NumericProblem, backend: str, N: int) -> float:
     """Modelled seconds to go from N to 10 N steps (9 N steps and three checkpoints)."""
     inst = problem.instance
     return 9 * N * step_seconds(problem, backend) + 3 * DIAG_SECONDS_PER_MVD * inst.m * inst.V * inst.d
+
+
 DECIDED = {Status.PASS, Status.FAIL, Status.NOT_APPLICABLE, Status.NOT_CHECKED}
 
 
@@ -101,43 +101,6 @@ def choose_backend(requested: str, problem: NumericProblem, precision: int,
                      f"({mpmath.nstr(limit * AUTO_FACTOR, 2)}), or not proven")
 
 
-class Session:
-    """A GD run that can be extended: the stepper keeps its iterate between decades."""
-
-    def __init__(self, problem: NumericProblem, precision: int, backend: str, init_seed, init_scale,
-                 max_n: int):
-        self.problem, self.precision, self.backend = problem, precision, backend
-        self.ctx = mpmath.MPContext()
-        self.ctx.dps = gd.working_digits(precision, max_n)
-        self.ev = gd.Evaluator(problem, problem.exact, self.ctx)
-        self.init_seed, self.init_scale = init_seed, Fraction(init_scale)
-        W0 = gd.initial_point(problem.instance.V, problem.instance.d, init_seed, init_scale)
-        self.stepper = gd.make_stepper(backend, self.ev, W0)
-        self.k = 0
-        self.checkpoints: list[gd.Checkpoint] = []
-        self.step_seconds = 0.0        # measured (reported as timing only: not deterministic)
-
-    def extend(self, N: int, progress: Callable[[int, int], None] | None = None) -> gd.GdRun:
-        todo = [k for k in gd.checkpoint_schedule(N) if k > self.k]
-        chunk = max(1, N // gd.PROGRESS_CALLS)
-        t0 = time.perf_counter()
-        for target in todo:
-            while self.k < target:
-                n = min(chunk - self.k % chunk, target - self.k)
-                self.stepper.advance(n)
-                self.k += n
-                if progress is not None and (self.k % chunk == 0 or self.k == N):
-                    progress(self.k, N)
-            self.checkpoints.append(gd.diagnose(self.ev, self.k, self.stepper.current()))
-        self.step_seconds += time.perf_counter() - t0
-        return gd.GdRun(eta=Fraction(self.problem.eta), eta_admissible=self.problem.eta_admissible,
-                        iterations=N, backend=self.backend, precision=self.precision,
-                        working_digits=self.ctx.dps, init_seed=self.init_seed, init_scale=self.init_scale,
-                        checkpoints=list(self.checkpoints),
-                        rounding=self.stepper.rounding(self.problem.eta_admissible), ctx=self.ctx,
-                        seconds=self.step_seconds, evaluator=self.ev)
-
-
 def run_gd_claims(problem: NumericProblem, *, precision: int, backend: str = "auto",
                   iterations: int | None = None, budget: float | None = None, init_seed=None,
                   init_scale=Fraction(1, 10), progress=None) -> GdOutcome:
@@ -146,7 +109,7 @@ def run_gd_claims(problem: NumericProblem, *, precision: int, backend: str = "au
     it spent."""
     backend, why = choose_backend(backend, problem, precision, budget, iterations)
     max_n = iterations or MAX_N
-    sess = Session(problem, precision, backend, init_seed, init_scale, max_n)
+    sess = gd.GdSession(problem, precision, backend, max_n, init_seed, init_scale)
     schedule = []
     N = iterations or FIRST_N
     hyp = gd_hypotheses(problem)

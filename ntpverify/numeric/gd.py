@@ -555,6 +555,51 @@ def diagnose(ev: Evaluator, k: int, W: Matrix) -> Checkpoint:
                       proj_err=proj, cos_gap=cos)
 
 
+class GdSession:
+    """A GD run that can be extended: the stepper keeps its iterate between calls of ``extend``,
+    which records the checkpoints of ``checkpoint_schedule`` not reached yet. ``max_n`` (the
+    longest N it may be extended to) sets the working digits, ``working_digits(precision, max_n)``."""
+
+    def __init__(self, problem: NumericProblem, precision: int, backend: str, max_n: int,
+                 init_seed: int | None = None, init_scale: Fraction = Fraction(1, 10)):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
+        if precision < 1:
+            raise ValueError(f"precision must be at least 1 digit, got {precision}")
+        self.problem, self.precision, self.backend = problem, precision, backend
+        self.ctx = mpmath.MPContext()
+        self.ctx.dps = working_digits(precision, max_n)
+        self.ev = Evaluator(problem, problem.exact, self.ctx)
+        self.init_seed, self.init_scale = init_seed, Fraction(init_scale)
+        W0 = initial_point(problem.instance.V, problem.instance.d, init_seed, init_scale)
+        start = time.perf_counter()
+        self.stepper = make_stepper(backend, self.ev, W0)
+        self.k = 0
+        self.checkpoints: list[Checkpoint] = []
+        self.seconds = time.perf_counter() - start    # measured: timing only, not deterministic
+
+    def extend(self, N: int, progress: Callable[[int, int], None] | None = None) -> GdRun:
+        """Step on to N (>= the current k) and return the run so far."""
+        todo = [k for k in checkpoint_schedule(N) if k > self.k]
+        chunk = max(1, N // PROGRESS_CALLS)
+        start = time.perf_counter()
+        for target in todo:
+            while self.k < target:
+                n = min(chunk - self.k % chunk, target - self.k)
+                self.stepper.advance(n)
+                self.k += n
+                if progress is not None and (self.k % chunk == 0 or self.k == N):
+                    progress(self.k, N)
+            self.checkpoints.append(diagnose(self.ev, self.k, self.stepper.current()))
+        self.seconds += time.perf_counter() - start
+        pb = self.problem
+        return GdRun(eta=Fraction(pb.eta), eta_admissible=pb.eta_admissible, iterations=N,
+                     backend=self.backend, precision=self.precision, working_digits=self.ctx.dps,
+                     init_seed=self.init_seed, init_scale=self.init_scale, checkpoints=list(self.checkpoints),
+                     rounding=self.stepper.rounding(pb.eta_admissible), ctx=self.ctx, seconds=self.seconds,
+                     evaluator=self.ev)
+
+
 def run_gd(problem: NumericProblem, iterations: int, precision: int, backend: str = "flint",
            init_seed: int | None = None, init_scale: Fraction = Fraction(1, 10),
            progress: Callable[[int, int], None] | None = None) -> GdRun:
@@ -565,30 +610,5 @@ def run_gd(problem: NumericProblem, iterations: int, precision: int, backend: st
     local mpmath context; flint's global precision is changed only inside ``workprec`` blocks.
     ``progress(k_done, iterations)`` is called at most about PROGRESS_CALLS + len(checkpoints) times.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
-    if precision < 1:
-        raise ValueError(f"precision must be at least 1 digit, got {precision}")
-    schedule = checkpoint_schedule(iterations)
-    ctx = mpmath.MPContext()
-    ctx.dps = working_digits(precision, iterations)
-    ev = Evaluator(problem, problem.exact, ctx)
-    inst = problem.instance
-    W0 = initial_point(inst.V, inst.d, init_seed, init_scale)
-    start = time.perf_counter()
-    stepper = make_stepper(backend, ev, W0)
-    chunk = max(1, iterations // PROGRESS_CALLS)
-    checkpoints, k = [], 0
-    for target in schedule:
-        while k < target:
-            n = min(chunk - k % chunk, target - k)
-            stepper.advance(n)
-            k += n
-            if progress is not None and (k % chunk == 0 or k == iterations):
-                progress(k, iterations)
-        checkpoints.append(diagnose(ev, k, stepper.current()))
-    return GdRun(eta=Fraction(problem.eta), eta_admissible=problem.eta_admissible,
-                 iterations=iterations, backend=backend, precision=precision,
-                 working_digits=ctx.dps, init_seed=init_seed, init_scale=Fraction(init_scale),
-                 checkpoints=checkpoints, rounding=stepper.rounding(problem.eta_admissible),
-                 ctx=ctx, seconds=time.perf_counter() - start, evaluator=ev)
+    checkpoint_schedule(iterations)          # validates iterations before any work
+    return GdSession(problem, precision, backend, iterations, init_seed, init_scale).extend(iterations, progress)

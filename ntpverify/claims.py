@@ -79,7 +79,7 @@ def prop1(ex, precision: int, problem=None) -> ClaimResult:
     tight = [(ex.geo.all[i].j, ex.geo.all[i].plus, ex.geo.all[i].minus) for i in ex.svm.tight]
     gap_c = _margin_excess(inst, W_mm, {(j, v) for j, _, v in tight})
     rate = min(Fraction(1), gap_c) if gap_c is not None else Fraction(1)
-    rows, gs, xs, ts = [], [], [], []
+    rows, xs, ts = [], [], []
     negative = None
     base = max(precision, 30) + 40
     g = 1
@@ -105,7 +105,6 @@ def prop1(ex, precision: int, problem=None) -> ClaimResult:
             negative = (g, gap, ctx)
         ts.append(g)
         xs.append((ctx.nstr(ratio, PROP1_DIGITS), ctx.nstr(gap, PROP1_DIGITS)))
-        gs.append(g)
         if g >= 128:
             ectx = mpmath.MPContext()
             ectx.dps = PROP1_DIGITS + 10
@@ -134,16 +133,10 @@ def prop1(ex, precision: int, problem=None) -> ClaimResult:
         g0, gap0, c0 = negative
         return ClaimResult("prop1", Status.FAIL, f"CE(W* + g W^mm) - H = {c0.nstr(gap0, 5)} <= 0 at g = {g0}: "
                            "contradicts CE(W) > H for every finite W", ev)
-    return ClaimResult("prop1", est.status, f"CE - H > 0 at g = 1..{gs[-1]}; {est.note}", ev)
+    return ClaimResult("prop1", est.status, f"CE - H > 0 at g = 1..{ts[-1]}; {est.note}", ev)
 
 
 def _margin_excess(inst, W, tight: set) -> Fraction | None:
     """Smallest <A_{j,v}, W> - 1 over the inequality pairs not in ``tight`` (None if none)."""
-    out = None
-    for j, v in inst.ineq_pairs():
-        if (j, v) in tight:
-            continue
-        a = inst.anchors[j]
-        m = sum(((W[a][i] - W[v][i]) * h for i, h in enumerate(inst.H[j])), Fraction(0)) - 1
-        out = m if out is None else min(out, m)
-    return out
+    from .numeric.offsets import constraint_margins
+    return min((m - 1 for pair, m in constraint_margins(inst, W) if pair not in tight), default=None)

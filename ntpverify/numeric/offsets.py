@@ -92,13 +92,18 @@ def _margins(problem, support: set) -> tuple[list[tuple[int, int]], Fraction | N
     weak, gap = [], None
     if W is None:
         return weak, gap
-    for j, v in inst.ineq_pairs():
+    for (j, v), margin in constraint_margins(inst, W):
         if (j, v) in support:
             continue
-        a = inst.anchors[j]
-        margin = sum(((W[a][i] - W[v][i]) * h for i, h in enumerate(inst.H[j])), Fraction(0))
         if margin == 1:
             weak.append((j, v))
         elif margin > 1:
             gap = margin - 1 if gap is None else min(gap, margin - 1)
     return weak, gap
+
+
+def constraint_margins(inst, W):
+    """((j, v), <A_{j,v}, W>) for every inequality pair, exactly (A_{j,v} = (e_{a_j} - e_v) h_j^T)."""
+    for j, v in inst.ineq_pairs():
+        a = inst.anchors[j]
+        yield (j, v), sum(((W[a][i] - W[v][i]) * h for i, h in enumerate(inst.H[j])), Fraction(0))

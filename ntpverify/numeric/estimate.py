@@ -216,16 +216,16 @@ def estimate_limit(ctx, ts: list, xs: list[list], target: list, tol, floor, labe
     for r in regime_rows:
         r["share"] = fmt(ctx, r["share"], 3) if ctx.isfinite(r["share"]) else "inf"
 
-    def extrapolate(i):
+    def extrapolate(i, rate_model):
         """(estimate from checkpoints i-1 and i, its correction size, contraction r)."""
-        a, b = used.decay(ctx, ts[i - 1]), used.decay(ctx, ts[i])
+        a, b = rate_model.decay(ctx, ts[i - 1]), rate_model.decay(ctx, ts[i])
         r = b / a
         w = r / (1 - r)
         X = [c + w * (c - p) for p, c in zip(xs[i - 1], xs[i])]
         return X, incs[i - 1] * w, r
 
-    X, corr, r = extrapolate(len(xs) - 1)
-    Xp, _, _ = extrapolate(len(xs) - 2)
+    X, corr, r = extrapolate(len(xs) - 1, used)
+    Xp, _, _ = extrapolate(len(xs) - 2, used)
     # the spread between the estimates at the model's rate and at the observed one (when within
     # a factor 2 of it): a rate fitted to the same points makes the left-out change blind to it,
     # and slow rates amplify small rate errors (r/(1-r) is 17 at k^-0.025 per decade)
@@ -236,10 +236,7 @@ def estimate_limit(ctx, ts: list, xs: list[list], target: list, tol, floor, labe
     elif not last["at_floor"] and ctx.isfinite(share) and 1 < share <= 2 and model.kind != "log":
         other = RateModel(model.kind, model.rate * share, model.why, model.axis, model.from_theory)
     if other is not None:
-        keep, used = used, other
-        Xm, _, _ = extrapolate(len(xs) - 1)
-        used = keep
-        spread = dist(ctx, X, Xm)
+        spread = dist(ctx, X, extrapolate(len(xs) - 1, other)[0])
     loo = dist(ctx, X, Xp)
     share_q = ctx.mpf(MODEL_SHARE.numerator) / MODEL_SHARE.denominator
     # the model's rate is confirmed when the observed one is within a factor 2 of it; when the

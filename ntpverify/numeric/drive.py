@@ -89,7 +89,8 @@ def choose_backend(requested: str, problem: NumericProblem, precision: int,
                              max(FIRST_N, min(MAX_N, int(budget / step_seconds(problem, "float64")))))
     projected = per_step * longest
     tol = smallest_tolerance()
-    ws = 1.0 if problem.W_star is None else math.sqrt(sum(float(x.to_mpf(mpmath.mp)) ** 2
+    ctx = mpmath.MPContext()          # 15 digits suffice for a tolerance; never the global mpmath.mp
+    ws = 1.0 if problem.W_star is None else math.sqrt(sum(float(x.to_mpf(ctx)) ** 2
                                                           for row in problem.W_star for x in row))
     limit = mpmath.mpf(tol.numerator) / tol.denominator * max(1.0, ws) / AUTO_FACTOR
     if probe.rounding.kind == "proven" and projected <= limit:

@@ -373,7 +373,7 @@ class _Tracer:
         ws = frob(self.ctx, ev.W_star)
         return self.ctx.power(10, -self.confirm) * max(self.ctx.one, ws)
 
-    def confirmed(self, last: int = 1) -> bool:
-        """Whether the last ``last`` points match W* to ``confirm`` digits (True when W* is unknown)."""
-        pts = self.points[-last:]
-        return len(pts) == last and all(p.proj_err is None or p.proj_err <= self.target() for p in pts)
+    def confirmed(self) -> bool:
+        """Whether the last point matches W* to ``confirm`` digits (True when W* is unknown)."""
+        p = self.points[-1]
+        return p.proj_err is None or p.proj_err <= self.target()

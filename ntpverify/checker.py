@@ -290,6 +290,34 @@ def _multipliers(I: Inst, entries: list, field: str) -> dict:
     return _unique([(I.key([e["context"], e["token"]]), _q(e[field])) for e in _list(entries)])
 
 
+def _kkt(I: Inst, name: str, W, lam_entries, mu_entries, norm_text, gens: dict, cons: dict) -> tuple:
+    """The named KKT checks of min ||W|| s.t. <G, W> = 0 on ``gens``, <A, W> >= 1 on ``cons``
+    (both: (j, token) -> (plus, minus)): (checks, ||W||^2, margins)."""
+    lam = _multipliers(I, lam_entries, "lambda")
+    mu = _multipliers(I, mu_entries, "mu")
+    margins, eqs = I.values(W, cons), I.values(W, gens)
+    lbl = lambda k: f"({I.names[k[0]]}, {I.vocab[k[1]]})"  # noqa: E731
+    known = all(k in cons for k in lam) and all(k in gens for k in mu)
+    diff = W - I.combo([(k[0], *cons[k], v) for k, v in lam.items() if k in cons]
+                       + [(k[0], *gens[k], v) for k, v in mu.items() if k in gens])
+    off = sorted(((abs(_frac(diff[r, c])), r, c) for r in range(I.V) for c in range(I.d) if diff[r, c] != 0),
+                 reverse=True)
+    norm_sq = sum((_frac(W[r, c]) ** 2 for r in range(I.V) for c in range(I.d)), Fraction(0))
+    sum_lam = sum(lam.values(), Fraction(0))
+    return [
+        (f"{name}.pairs_known", known, "every multiplier names a constraint"),
+        _worst(f"{name}.primal_equalities", [f"{lbl(k)}: <B, W> = {_fmt(v)}" for k, v in eqs.items() if v != 0]),
+        _worst(f"{name}.primal_margins", [f"{lbl(k)}: <A, W> = {_fmt(v)} < 1"
+                                          for k, v in sorted(margins.items(), key=lambda kv: kv[1]) if v < 1]),
+        _worst(f"{name}.dual_feasibility", [f"{lbl(k)}: lambda = {_fmt(v)}" for k, v in lam.items() if v < 0]),
+        _worst(f"{name}.complementary_slackness", [f"{lbl(k)}: lambda = {_fmt(v)} but <A, W> = {_fmt(margins[k])}"
+                                                   for k, v in lam.items() if k in margins and v != 0 and margins[k] != 1]),
+        _worst(f"{name}.stationarity", [f"W[{r}][{c}] - (sum lambda A + mu B) = {_fmt(d)}" for d, r, c in off]),
+        (f"{name}.strong_duality", norm_sq == sum_lam == _q(norm_text),
+         f"||W||^2 = {_fmt(norm_sq)}, sum lambda = {_fmt(sum_lam)}, claimed {norm_text}"),
+    ], norm_sq, margins
+
+
 def check_svm(I: Inst, ex: dict) -> list:
     if not _typed(bool, ex["separable"]):
         lam = _multipliers(I, ex["farkas"]["lambda"], "lambda")
@@ -302,37 +330,66 @@ def check_svm(I: Inst, ex: dict) -> list:
                 ("farkas.lambda_positive_sum", sum(lam.values(), Fraction(0)) > 0, "sum lambda > 0"),
                 ("farkas.combination_zero", total == flint.fmpq_mat(I.V, I.d), "sum lambda A + mu B = 0")]
     W = _mat(ex["W_mm"], I.V, I.d)
-    lam = _multipliers(I, ex["multipliers"], "lambda")
-    mu = _multipliers(I, ex["equality_multipliers"], "mu")
-    margins, eqs = I.values(W, I.cons), I.values(W, I.gens)
-    lbl = lambda k: f"({I.names[k[0]]}, {I.vocab[k[1]]})"  # noqa: E731
-    known = all(k in I.cons for k in lam) and all(k in I.gens for k in mu)
-    diff = W - I.combo([(k[0], *I.cons[k], v) for k, v in lam.items() if k in I.cons]
-                       + [(k[0], *I.gens[k], v) for k, v in mu.items() if k in I.gens])
-    off = sorted(((abs(_frac(diff[r, c])), r, c) for r in range(I.V) for c in range(I.d) if diff[r, c] != 0),
-                 reverse=True)
-    norm_sq = sum((_frac(W[r, c]) ** 2 for r in range(I.V) for c in range(I.d)), Fraction(0))
-    sum_lam = sum(lam.values(), Fraction(0))
+    out, norm_sq, margins = _kkt(I, "kkt", W, ex["multipliers"], ex["equality_multipliers"], ex["W_mm_norm_sq"],
+                                 I.gens, I.cons)
     tight = sorted(k for k, v in margins.items() if v == 1)
-    out = [
-        ("kkt.pairs_known", known, "every multiplier names a constraint"),
-        _worst("kkt.primal_equalities", [f"{lbl(k)}: <B, W> = {_fmt(v)}" for k, v in eqs.items() if v != 0]),
-        _worst("kkt.primal_margins", [f"{lbl(k)}: <A, W> = {_fmt(v)} < 1"
-                                      for k, v in sorted(margins.items(), key=lambda kv: kv[1]) if v < 1]),
-        _worst("kkt.dual_feasibility", [f"{lbl(k)}: lambda = {_fmt(v)}" for k, v in lam.items() if v < 0]),
-        _worst("kkt.complementary_slackness", [f"{lbl(k)}: lambda = {_fmt(v)} but <A, W> = {_fmt(margins[k])}"
-                                               for k, v in lam.items() if k in margins and v != 0 and margins[k] != 1]),
-        _worst("kkt.stationarity", [f"W[{r}][{c}] - (sum lambda A + mu B) = {_fmt(d)}" for d, r, c in off]),
-        ("kkt.strong_duality", norm_sq == sum_lam == _q(ex["W_mm_norm_sq"]),
-         f"||W||^2 = {_fmt(norm_sq)}, sum lambda = {_fmt(sum_lam)}, claimed {ex['W_mm_norm_sq']}"),
-        ("svm.support", tight == sorted(I.key(p) for p in _list(ex["support"])), "support = the tight margin constraints"),
-    ]
+    out.append(("svm.support", tight == sorted(I.key(p) for p in _list(ex["support"])),
+                "support = the tight margin constraints"))
     if norm_sq > 0:
         text = _sqrt_text(1 / norm_sq)
         r = 1 / norm_sq
         value = lambda: (flint.arb(r.numerator) / r.denominator).sqrt()  # noqa: E731
         out.append(("svm.margin", ex["margin"]["expr"] == text and _close(ex["margin"]["value"], value),
                     f"1/||W^mm|| = {text}"))
+    return out
+
+
+def check_decomposition(I: Inst, ex: dict) -> list:
+    """E (stuck) and P (vanishing) by Goldman-Tucker (theory.md section 7): lambda >= 0 with
+    lambda > 0 on E and sum lambda A + mu B = 0 proves every pair of E an implicit equality of
+    C; U0 = W_hat in C with <A, U0> > 0 on P proves no pair of P is one."""
+    dec = ex["decomposition"]
+    stuck = [I.key(p) for p in _list(dec["stuck"])]
+    van = [I.key(p) for p in _list(dec["vanishing"])]
+    lam = _multipliers(I, dec["lambda"], "lambda")
+    mu = _multipliers(I, dec["mu"], "mu")
+    known = all(k in I.cons for k in lam) and all(k in I.gens for k in mu)
+    total = I.combo([(k[0], *I.cons[k], v) for k, v in lam.items() if k in I.cons]
+                    + [(k[0], *I.gens[k], v) for k, v in mu.items() if k in I.gens])
+    out = [("decomposition.partition", sorted(stuck + van) == sorted(I.cons) and len(set(stuck + van)) == len(I.cons),
+            "stuck and vanishing pairs partition the out-of-support pairs"),
+           ("decomposition.pairs_known", known, "every multiplier names a constraint"),
+           _worst("decomposition.lambda_nonnegative", [f"{k}: {_fmt(v)}" for k, v in lam.items() if v < 0]),
+           _worst("decomposition.lambda_positive_on_stuck",
+                  [f"({I.names[k[0]]}, {I.vocab[k[1]]})" for k in stuck if lam.get(k, 0) <= 0]),
+           ("decomposition.combination_zero", total == flint.fmpq_mat(I.V, I.d), "sum lambda A + mu B = 0")]
+    if van:
+        U0 = _mat(ex["W_hat"], I.V, I.d)
+        eqs, vals = I.values(U0, I.gens), I.values(U0, I.cons)
+        out += [_worst("decomposition.U0_equalities", [f"{k}: {_fmt(v)}" for k, v in eqs.items() if v != 0]),
+                _worst("decomposition.U0_in_C", [f"{k}: {_fmt(vals[k])}" for k in stuck if vals[k] < 0]),
+                _worst("decomposition.U0_positive_on_vanishing", [f"{k}: {_fmt(vals[k])}" for k in van if vals[k] <= 0])]
+    return out
+
+
+def check_W_hat(I: Inst, ex: dict) -> list:
+    """What = argmin ||U|| s.t. U perpendicular to Fbar, <A, U> >= 1 on P: W^mm itself when no pair
+    is stuck (certificate.md), else its own KKT certificate with Fbar's generators as equalities."""
+    dec = ex["decomposition"]
+    stuck = [I.key(p) for p in _list(dec["stuck"])]
+    van = [I.key(p) for p in _list(dec["vanishing"])]
+    if not van:
+        return [("W_hat.absent", ex["W_hat"] is None and ex["W_hat_norm_sq"] is None
+                 and ex["W_hat_multipliers"] is None, "no pair vanishes: W_hat is null")]
+    W = _mat(ex["W_hat"], I.V, I.d)
+    if not stuck:
+        same = (_typed(bool, ex["separable"]) and ex["W_mm"] is not None and W == _mat(ex["W_mm"], I.V, I.d)
+                and _q(ex["W_hat_norm_sq"]) == _q(ex["W_mm_norm_sq"]) and ex["W_hat_multipliers"] is None)
+        return [("W_hat.equals_W_mm", same, "no pair is stuck: What is W^mm (its KKT certificate is W^mm's)")]
+    gens = {**I.gens, **{k: I.cons[k] for k in stuck}}
+    cons = {k: I.cons[k] for k in van}
+    hm = ex["W_hat_multipliers"]
+    out, _, _ = _kkt(I, "W_hat.kkt", W, hm["lambda"], hm["mu"], ex["W_hat_norm_sq"], gens, cons)
     return out
 
 
@@ -414,6 +471,7 @@ def checks(cert: dict) -> list:
         trivial = all(len(s) == I.V for s in I.S)
         out.append(("trivial", _typed(bool, ex["trivial"]) == trivial, f"every support is the whole vocabulary: {trivial}"))
         out += check_svm(I, ex) + check_step(I, ex) + [check_unused_branches(ex)]
+        out += check_decomposition(I, ex) + check_W_hat(I, ex)
     except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError) as exc:
         return [("structure", False, f"malformed certificate: {type(exc).__name__}: {exc}")]
     exact_ok = all(ok for _, ok, _ in out)

@@ -55,6 +55,23 @@ class Geometry:
                    for t, jk in zip(Trow, J)]
                   for Trow, Krow in ((Trow, K[ji]) for Trow, ji in zip(T.tolist(), J))]
 
+    def restricted(self, eq: list[int], ineq: list[int]) -> "Geometry":
+        """The same kind of program on other constraint sets: the constraints ``eq`` (indices
+        into ``self.all``, of either kind) as equalities <G, W> = 0, then ``ineq`` as margin
+        constraints <G, W> >= 1 (theory.md section 7: Fbar's generators and the pairs of P).
+        ``orig[i]`` is the index in ``self`` of the view's constraint i."""
+        view = object.__new__(Geometry)
+        view.inst, view.K, view.Hq = self.inst, self.K, self.Hq
+        local = list(eq) + list(ineq)
+        base = getattr(self, "orig", None)
+        view.orig = [base[i] for i in local] if base is not None else local
+        view.E = [self.all[i] for i in eq]
+        view.I = [self.all[i] for i in ineq]
+        view.all = view.E + view.I
+        view.nE = len(view.E)
+        view.Q = [[self.Q[i][k] for k in local] for i in local]
+        return view
+
     def rhs(self, i: int) -> int:
         """b_i of the NTP-SVM: 0 for a generator (equality), 1 for a margin constraint."""
         return 0 if i < self.nE else 1

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 
-from . import __version__, checker, claims, exact, svm
+from . import __version__, checker, claims, exact, extended, svm
 from .constraints import Geometry
 from .exactnum import LinLog, fmt_q, sqrt_text
 from .expectations import check_expectations
@@ -40,6 +40,7 @@ class Exact:
     svm: svm.SvmResult
     step: exact.Step
     margin_sq: Fraction | None      # 1 / ||W^mm||^2 (the margin is its square root)
+    dec: extended.Decomposition | None = None   # stuck/vanishing pairs and What (section 7)
 
 
 def run_exact(inst: Instance, eta: Fraction | None) -> Exact:
@@ -49,7 +50,8 @@ def run_exact(inst: Instance, eta: Fraction | None) -> Exact:
     res = svm.solve_svm(geo)
     step = exact.choose_step(inst, eta)
     margin_sq = 1 / res.norm_sq if res.separable and res.norm_sq else None
-    return Exact(inst, geo, inst.is_trivial(), exact.entropy(inst), F, compat, res, step, margin_sq)
+    dec = extended.decompose(geo, res)
+    return Exact(inst, geo, inst.is_trivial(), exact.entropy(inst), F, compat, res, step, margin_sq, dec)
 
 
 def numeric_problem(ex: Exact) -> NumericProblem:
@@ -125,12 +127,33 @@ def exact_json(ex: Exact) -> dict:
                        for i, v in sorted(r.farkas["lam"].items())],
             "mu": [{"context": geo.label(i)[0], "token": geo.label(i)[1], "mu": fmt_q(v)}
                    for i, v in sorted(r.farkas["mu"].items())]}
+    out.update(decomposition_json(ex))
     s = ex.step
     out["step"] = {"eta": fmt_q(s.eta), "requested": "auto" if s.auto else fmt_q(s.eta),
                    "admissible": s.admissible, "auto": s.auto,
                    "lambda_max_M": s.lambda_max,
                    "ldl": {"L": _mat(s.ldl[0]), "D": [fmt_q(x) for x in s.ldl[1]]} if s.ldl else None,
                    "rayleigh_vector": [fmt_q(x) for x in s.rayleigh] if s.rayleigh else None}
+    return out
+
+
+def _lambdas(ex: Exact, values: dict, field: str) -> list[dict]:
+    return [{"context": ex.geo.label(i)[0], "token": ex.geo.label(i)[1], field: fmt_q(v)}
+            for i, v in sorted(values.items())]
+
+
+def decomposition_json(ex: Exact) -> dict:
+    """``decomposition``, ``W_hat`` (theory.md section 7). U0 of the Goldman-Tucker certificate
+    is W_hat (when a pair vanishes); What's own KKT multipliers are given unless What is W^mm."""
+    d = ex.dec
+    out = {"decomposition": {"stuck": [_pair(ex, i) for i in d.stuck],
+                             "vanishing": [_pair(ex, i) for i in d.vanishing],
+                             "lambda": _lambdas(ex, d.lam, "lambda"), "mu": _lambdas(ex, d.mu, "mu")}}
+    has = d.W_hat is not None and bool(d.vanishing)
+    out["W_hat"] = _mat(d.W_hat) if has else None
+    out["W_hat_norm_sq"] = fmt_q(d.W_hat_norm_sq) if has else None
+    out["W_hat_multipliers"] = ({"lambda": _lambdas(ex, d.hat_lam, "lambda"), "mu": _lambdas(ex, d.hat_mu, "mu")}
+                                if has and not d.same_as_W_mm else None)
     return out
 
 

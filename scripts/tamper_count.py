@@ -56,6 +56,9 @@ UNORDERED = {
     ("exact", "incompatibility", "y"),
     ("exact", "multipliers"), ("exact", "equality_multipliers"), ("exact", "support"),
     ("exact", "farkas", "lambda"), ("exact", "farkas", "mu"),
+    ("exact", "decomposition", "stuck"), ("exact", "decomposition", "vanishing"),
+    ("exact", "decomposition", "lambda"), ("exact", "decomposition", "mu"),
+    ("exact", "W_hat_multipliers", "lambda"), ("exact", "W_hat_multipliers", "mu"),
 }
 # entries of order-free lists whose value field is 0 say nothing (adding a zero multiplier)
 ZERO_FIELDS = ("lambda", "mu", "x", "beta", "y")
@@ -440,6 +443,10 @@ def unique_objects(exact: dict) -> dict:
         "W_mm_norm_sq": q(exact["W_mm_norm_sq"]),
         "support": sorted(map(tuple, exact["support"])),
         "eta": Fraction(exact["step"]["eta"]), "admissible": exact["step"]["admissible"],
+        "stuck": sorted(map(tuple, exact["decomposition"]["stuck"])),
+        "vanishing": sorted(map(tuple, exact["decomposition"]["vanishing"])),
+        "W_hat": None if exact["W_hat"] is None else [[Fraction(x) for x in r] for r in exact["W_hat"]],
+        "W_hat_norm_sq": q(exact["W_hat_norm_sq"]),
     }
     if exact["W_star"] is not None:
         out["W_star"] = {int(e["prime"]): [[Fraction(x) for x in r] for r in e["matrix"]]

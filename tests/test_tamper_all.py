@@ -27,7 +27,7 @@ from clihelp import CASES
 from ntpverify import checker
 
 
-MATRIX = re.compile(r"^exact\.(F_projector|W_mm|W_star\.value|W_star\.expr|W_star\.by_prime\[\d+\]\.matrix"
+MATRIX = re.compile(r"^exact\.(F_projector|W_mm|W_hat|W_star\.value|W_star\.expr|W_star\.by_prime\[\d+\]\.matrix"
                     r"|step\.ldl\.L)(\[\d+\])*: ")
 MATRIX_CAP = 300
 

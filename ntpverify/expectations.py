@@ -71,15 +71,16 @@ def check_expectations(expect: dict, ex, claims: list) -> list[ExpectResult]:
         elif key == "margin":
             out.append(_margin(value, ex.margin_sq))
         elif key == "support":
-            actual = tuple(sorted(ex.geo.label(i) for i in ex.svm.tight)) if sep else None
-            if actual is None:
+            if not sep:
                 out.append(ExpectResult(key, Status.FAIL, "the instance is not separable (no support)"))
             else:
-                missing = sorted(set(value) - set(actual))
-                extra = sorted(set(actual) - set(value))
-                ok = not missing and not extra
-                detail = "same set of tight pairs" if ok else f"missing {missing}, unexpected {extra}"
-                out.append(ExpectResult(key, Status.PASS if ok else Status.FAIL, detail))
+                out.append(_pairs(key, value, [ex.geo.label(i) for i in ex.svm.tight], "tight pairs"))
+        elif key in ("stuck", "vanishing"):
+            out.append(_pairs(key, value, [ex.geo.label(i) for i in getattr(ex.dec, key)], f"{key} pairs"))
+        elif key == "W_hat":
+            actual = ([[LinLog.rational(x) for x in row] for row in ex.dec.W_hat]
+                      if ex.dec.W_hat is not None and ex.dec.vanishing else None)
+            out.append(_matrix(key, value, actual, "no pair vanishes (no What)"))
         elif key == "claims":
             got = {c.id: c.status.value for c in claims}
             for cid, status in value.items():
@@ -87,6 +88,15 @@ def check_expectations(expect: dict, ex, claims: list) -> list[ExpectResult]:
                 out.append(ExpectResult(f"claims.{cid}", Status.PASS if actual == status else Status.FAIL,
                                         f"expected {status}, got {actual}"))
     return out
+
+
+def _pairs(key: str, expected, actual: list, what: str) -> ExpectResult:
+    """Two sets of (context, token) pairs, compared as sets."""
+    missing = sorted(set(expected) - set(actual))
+    extra = sorted(set(actual) - set(expected))
+    ok = not missing and not extra
+    detail = f"same set of {what}" if ok else f"missing {missing}, unexpected {extra}"
+    return ExpectResult(key, Status.PASS if ok else Status.FAIL, detail)
 
 
 def _margin(expected: LinLog, margin_sq: Fraction | None) -> ExpectResult:

@@ -181,3 +181,47 @@ def test_W_hat_differing_from_W_mm_on_a_separable_case_is_rejected(bundled):
     cert = copy.deepcopy(bundled["three-contexts"])
     cert["exact"]["W_hat"][0][0] = "7"
     assert any("W_hat.equals_W_mm" in p for p in checker.verify(cert))
+
+
+# ---------------------------------------------------------------------------------------------
+# The bundled section-7 cases: expect blocks confirmed, and refuted when wrong
+
+EXT_CASES = ("ext-worked-example", "ext-pooled-contexts", "ext-incompatible-separable", "ext-underparam-random")
+
+
+@pytest.mark.parametrize("name", EXT_CASES)
+def test_ext_case_expectations_pass(bundled, name):
+    cert = bundled[name]
+    keys = {e["key"]: e["status"] for e in cert["expectations"]}
+    assert {"stuck", "vanishing", "W_hat"} <= set(keys)
+    assert set(keys.values()) == {"pass"}, cert["expectations"]
+
+
+def test_wrong_expectations_fail():
+    text = (CASES / "ext-worked-example.yaml").read_text()
+    bad = (text.replace('stuck: [["1", b]]', 'stuck: [["1", c]]')
+           .replace("W_hat: [[1/3], [1/3], [-2/3]]", "W_hat: [[1/3], [-2/3], [1/3]]"))
+    cert = run_case(parse_case(bad.encode(), "bad"), numeric=False)
+    got = {e["key"]: e["status"] for e in cert["expectations"]}
+    assert got["stuck"] == "fail" and got["W_hat"] == "fail" and got["vanishing"] == "pass"
+
+
+def test_underparam_case_expect_block_by_an_independent_route():
+    """E/P by one float LP per pair, What by a float QP (cvxpy) on Fbar-perp: both agree with the
+    hand-derived expect block of ext-underparam-random."""
+    import cvxpy as cp
+
+    case = load_case(CASES / "ext-underparam-random.yaml")
+    inst = case.instance
+    idx = {(c, t): (inst.contexts.index(c), inst.vocab.index(t)) for c in inst.contexts for t in inst.vocab}
+    van = {idx[p] for p in case.expect["vanishing"]}
+    stuck = {idx[p] for p in case.expect["stuck"]}
+    assert van == _independent_vanishing(inst) and stuck == set(inst.ineq_pairs()) - van
+    H = np.array([[float(x) for x in h] for h in inst.H])
+    U = cp.Variable((inst.V, inst.d))
+    sbar = [set(s) | {v for (j, v) in stuck if j == jj} for jj, s in enumerate(inst.supports)]
+    cons = [(U[a] - U[b]) @ H[j] == 0 for j, s in enumerate(sbar) for a in s for b in s if a < b]
+    cons += [(U[inst.anchors[j]] - U[v]) @ H[j] >= 1 for j, v in van]
+    cp.Problem(cp.Minimize(cp.sum_squares(U)), cons).solve(solver=cp.CLARABEL)
+    want = np.array([[float(x.as_rational()) for x in row] for row in case.expect["W_hat"]])
+    assert np.max(np.abs(U.value - want)) < 1e-6

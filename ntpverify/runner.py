@@ -94,7 +94,7 @@ def exact_json(ex: Exact) -> dict:
         out["W_star"] = {
             "expr": [[str(v) for v in row] for row in ex.compat.W_star],
             "value": [[exact.decimal(v) for v in row] for row in ex.compat.W_star],
-            "by_prime": [{"prime": q, "matrix": _mat(e["matrix"]),
+            "by_prime": [{"prime": q,
                           "beta": [{"generator": _pair(ex, k), "beta": fmt_q(b)} for k, b in sorted(e["beta"].items())]}
                          for q, e in sorted(ex.compat.by_prime.items())],
         }

@@ -78,12 +78,8 @@ def _num(text: str):
 def _is_zero_entry(item) -> bool:
     if not isinstance(item, dict):
         return False
-    if "prime" in item and "matrix" in item:          # a W* term 0 * log q
-        try:
-            return (all(_num(x) == 0 for r in item["matrix"] for x in r)
-                    and all(_is_zero_entry(b) for b in item.get("beta", [])))
-        except TypeError:
-            return False
+    if "prime" in item and "beta" in item:            # a W* term 0 * log q
+        return isinstance(item["beta"], list) and all(_is_zero_entry(b) for b in item["beta"])
     for f in ZERO_FIELDS:
         if f in item:
             v = item[f]
@@ -298,10 +294,11 @@ def fill_edits(root: dict):
     if ex.get("W_star") is not None and ex["W_star"]["by_prime"] == []:
         yield ("exact", "W_star", "by_prime"), "empty list given a zero entry", (
             lambda c: _get(c, ("exact", "W_star", "by_prime")).append(
-                {"prime": 2, "matrix": [["0"] * d for _ in range(V)], "beta": []}))
-        yield ("exact", "W_star", "by_prime"), "empty list given a non-zero entry", (
-            lambda c: _get(c, ("exact", "W_star", "by_prime")).append(
-                {"prime": 2, "matrix": [["1"] * d for _ in range(V)], "beta": []}))
+                {"prime": 2, "beta": []}))
+        if gens:
+            yield ("exact", "W_star", "by_prime"), "empty list given a non-zero entry", (
+                lambda c: _get(c, ("exact", "W_star", "by_prime")).append(
+                    {"prime": 2, "beta": [{"generator": gens[0], "beta": "1"}]}))
 
 
 def value_swaps(root: dict):
@@ -449,9 +446,7 @@ def unique_objects(exact: dict) -> dict:
         "W_hat_norm_sq": q(exact["W_hat_norm_sq"]),
     }
     if exact["W_star"] is not None:
-        out["W_star"] = {int(e["prime"]): [[Fraction(x) for x in r] for r in e["matrix"]]
-                         for e in exact["W_star"]["by_prime"]
-                         if any(Fraction(x) for r in e["matrix"] for x in r)}
+        out["W_star"] = exact["W_star"]["expr"]          # canonical text: equal text <=> equal value
     return out
 
 

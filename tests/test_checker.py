@@ -61,7 +61,6 @@ MUTANTS = {
         "F_projector", [[_bump(x) if x != "0" else x for x in r] for r in c["exact"]["F_projector"]]),
     "W_star expr": lambda c: c["exact"]["W_star"]["expr"][0].__setitem__(0, "1/3*log(2)"),
     "W_star value": lambda c: c["exact"]["W_star"]["value"][0].__setitem__(0, "0.35"),
-    "W_star prime matrix": lambda c: c["exact"]["W_star"]["by_prime"][0]["matrix"][0].__setitem__(1, "1/5"),
     "W_star beta": lambda c: c["exact"]["W_star"]["by_prime"][0]["beta"][0].__setitem__("beta", "-1/3"),
     "instance probability": lambda c: c["case"]["instance"]["contexts"][0]["next"].update({"a": "1/2", "b": "1/2"}),
     "instance embedding": lambda c: c["case"]["instance"]["contexts"][1]["embedding"].__setitem__(0, "1"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -12,7 +13,9 @@ import click
 
 from . import __version__
 from .errors import BadCertificate, BadInput, NtpError
-from .fsutil import write_text_atomic
+from .fsutil import write_bytes_atomic, write_text_atomic
+
+MAX_CERT_BYTES = 2 << 30        # a compressed certificate is refused past 2 GB of text
 
 
 class Interrupted(BaseException):
@@ -92,7 +95,8 @@ _allow_large = click.option(
 
 @main.command()
 @click.argument("cases", nargs=-1, required=True)
-@click.option("--json", "json_path", metavar="PATH|-", help="Write the certificate(s) as JSON ('-' for stdout).")
+@click.option("--json", "json_path", metavar="PATH|-",
+              help="Write the certificate(s) as JSON ('-' for stdout; a PATH ending in .gz is gzip-compressed).")
 @click.option("--precision", type=click.IntRange(15, 5000), help="Decimal digits for the numerical work.")
 @click.option("--iterations", type=click.IntRange(1, 10**9),
               help="Fix the GD length (default: decade by decade until decided or the budget is spent).")
@@ -158,6 +162,8 @@ def check(cases, json_path, precision, iterations, budget, backend, exact_only, 
             text = dumps(certs[0] if len(certs) == 1 else certs)
             if json_path == "-":
                 sys.stdout.write(text)
+            elif json_path.endswith(".gz"):
+                write_bytes_atomic(json_path, gzip.compress(text.encode("utf-8"), mtime=0))
             else:
                 write_text_atomic(json_path, text)
     if len(outcomes) > 1:
@@ -293,16 +299,29 @@ def new(name):
     click.echo(f"wrote {path}; next: ntpverify check {path} --explain --report {path.with_suffix('.html')}")
 
 
+def _read_certificate(path: Path) -> str:
+    """The text of a certificate file, plain or gzip-compressed (told by its first two bytes)."""
+    with path.open("rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    if not gz:
+        return path.read_text(encoding="utf-8")
+    with gzip.open(path, "rb") as fh:
+        data = fh.read(MAX_CERT_BYTES + 1)
+    if len(data) > MAX_CERT_BYTES:
+        raise OSError(f"more than {MAX_CERT_BYTES >> 20} MB once decompressed")
+    return data.decode("utf-8")
+
+
 @main.command()
-@click.argument("cert_path", metavar="CERT.json")
+@click.argument("cert_path", metavar="CERT.json[.gz]")
 @_guard
 def verify(cert_path):
     """Re-check every exact part of a certificate with the small trusted checker."""
     from . import checker
 
     try:
-        data = json.loads(Path(cert_path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(_read_certificate(Path(cert_path)))
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadCertificate(f"{cert_path}: not a readable JSON certificate ({exc})") from None
     certs = data if isinstance(data, list) else [data]
     bad = 0

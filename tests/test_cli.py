@@ -39,6 +39,26 @@ def test_certificates_are_deterministic_and_verify(tmp_path):
     assert v.returncode == 1 and "kkt.stationarity" in v.stdout
 
 
+def test_gz_certificates_are_the_same_json_and_verify(tmp_path):
+    import gzip
+
+    plain, packed = tmp_path / "c.json", tmp_path / "c.json.gz"
+    assert run("check", CASE, "--exact-only", "--json", plain).returncode == 0
+    assert run("check", CASE, "--exact-only", "--json", packed).returncode == 0
+    assert packed.read_bytes()[:2] == b"\x1f\x8b"
+    a, b = json.loads(plain.read_text()), json.loads(gzip.decompress(packed.read_bytes()))
+    assert without_timing(a) == without_timing(b)
+    v = run("verify", packed)
+    assert v.returncode == 0 and "certificate verified" in v.stdout
+    b["exact"]["W_mm"][0][0] = "1"                    # tampered inside the archive: rejected
+    packed.write_bytes(gzip.compress(json.dumps(b).encode()))
+    v = run("verify", packed)
+    assert v.returncode == 1 and "kkt.stationarity" in v.stdout
+    packed.write_bytes(gzip.compress(b"{")[:-6])      # truncated archive: bad input, exit 2
+    v = run("verify", packed)
+    assert v.returncode == 2 and "not a readable JSON certificate" in v.stderr
+
+
 def test_wrong_hand_derivation_fails_with_the_exact_difference(tmp_path):
     text = CASE.read_text().replace("entropy: log(3)/3 + log(2)/9", "entropy: log(3)/3 + log(2)/8")
     text = text.replace("margin: 1/2", "margin: 1/sqrt(3)")

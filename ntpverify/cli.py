@@ -340,5 +340,107 @@ def verify(cert_path):
     sys.exit(1 if bad else 0)
 
 
+@main.command()
+@click.argument("sweep_path", metavar="SWEEP.yaml")
+@click.option("--output", "-o", "out", metavar="OUTDIR|CASE.yaml", required=True,
+              help="The results folder (created; rerunning into it resumes), or with --instance the "
+                   "case file to write.")
+@click.option("--workers", type=click.IntRange(1, 256), metavar="N",
+              help="Workers of the local Dask cluster (default: the number of cores).")
+@click.option("--scheduler", metavar="ADDRESS", help="Run on the existing Dask cluster at ADDRESS "
+                                                     "(e.g. tcp://10.0.0.5:8786) instead.")
+@click.option("--batch", type=click.IntRange(1, 1000), default=4, show_default=True, metavar="K",
+              help="Instances per Dask task (README: Sweeps, for the measured effect).")
+@click.option("--instance", "instance_ref", metavar="CELL:SEED",
+              help="Only write the instance CELL:SEED (e.g. m=10,d=4,V=5,support=2:7) as a case file.")
+@click.option("--flush-every", type=click.FloatRange(0, 3600), default=5, show_default=True, metavar="SECONDS",
+              help="Write the rows received to OUTDIR at least this often (a kill loses at most these).")
+@click.option("--report", "with_report", is_flag=True, help="Also write the sweep report (as sweep-report).")
+@_guard
+def sweep(sweep_path, out, workers, scheduler, batch, instance_ref, flush_every, with_report):
+    """Run a sweep of seeded random instances on Dask and tabulate them in OUTDIR/results.parquet."""
+    from . import sweep as sw
+
+    raw = _read_input(sweep_path)
+    spec = sw.parse_sweep(raw, sweep_path)
+    if instance_ref is not None:
+        cell, seed = sw.parse_instance_ref(spec, instance_ref)
+        _check_output_folder(out)
+        write_text_atomic(out, sw.instance_text(spec, cell, seed))
+        click.echo(f"wrote {out} ({cell.text}, seed {seed}); next: ntpverify check {out}", err=True)
+        return
+    if workers and scheduler:
+        raise BadInput("give --workers (local cluster) or --scheduler (existing cluster), not both",
+                       where="--workers")
+    from .sweep_run import run_sweep
+
+    progress = _sweep_progress()
+    try:
+        res = run_sweep(spec, raw, out, workers=workers, scheduler=scheduler, batch=batch,
+                        progress=progress, flush_seconds=flush_every)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        if progress:
+            progress(None, None)
+        _fail(f"interrupted ({str(exc) or 'SIGINT'}); the rows received so far are in {out}: rerun the "
+              "same command to resume", 130)
+    if progress:
+        progress(None, None)
+    c = res.counts
+    click.echo(f"{spec.name}: {res.total} rows in {Path(out) / 'results.parquet'} ({res.ran} run now, "
+               f"{res.done_before} from before; {res.seconds:.1f} s): {c['ok']} ok, {c['error']} error, "
+               f"{c['timeout']} timeout; {c['separable']} separable, {c['compatible']} compatible", err=True)
+    if with_report:
+        from .sweep_report import write_sweep_report
+        page = write_sweep_report(out)
+        click.echo(f"wrote {page}", err=True)
+
+
+@main.command("sweep-report")
+@click.argument("outdir", metavar="OUTDIR")
+@_guard
+def sweep_report(outdir):
+    """Phase diagrams, thresholds and ||W^mm|| from a sweep's results: PNGs and OUTDIR/report.html."""
+    from .sweep_report import write_sweep_report
+
+    click.echo(f"wrote {write_sweep_report(outdir)}", err=True)
+
+
+def _read_input(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read the file ({exc.strerror})", where=path) from None
+
+
+def _sweep_progress():
+    """A progress callback for sweeps (bar, rate, ETA on a terminal; None when not a terminal).
+    ``progress(None, None)`` closes the bar."""
+    if not sys.stderr.isatty():
+        return None
+    import time
+
+    state: dict = {}
+
+    def progress(done, total):
+        if done is None:
+            if "bar" in state:
+                state.pop("bar").__exit__(None, None, None)
+            return
+        if "bar" not in state:
+            state.update(t0=time.monotonic(), first=done, rate="")
+            label = "sweep" + (f" ({done} done before)" if done else "")
+            bar = click.progressbar(length=max(1, total - done), label=label, file=sys.stderr,
+                                    show_pos=True, item_show_func=lambda _: state["rate"])
+            bar.__enter__()
+            state["bar"] = bar
+            return
+        bar = state["bar"]
+        elapsed = time.monotonic() - state["t0"]
+        if elapsed > 0:
+            state["rate"] = f"{(done - state['first']) / elapsed:.1f} inst/s"
+        bar.update(done - state["first"] - bar.pos)
+    return progress
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

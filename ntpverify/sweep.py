@@ -278,10 +278,14 @@ def _grid(r: _Reader, value, allow_large: bool) -> list[Cell]:
         for d in d_of(m):
             for V in Vs:
                 for s in supports:
-                    cells.append(Cell(m, d, V, s))
+                    if s < V:         # |S_j| = V leaves no margin constraint: not a cell
+                        cells.append(Cell(m, d, V, s))
                     if len(cells) > MAX_CELLS_PER_SWEEP:
                         raise r.fail("grid", f"more than {MAX_CELLS_PER_SWEEP} cells; the limit is "
                                              f"{MAX_CELLS_PER_SWEEP} (split the sweep)")
+    if not cells:
+        raise r.fail("grid.support", f"no cell has |S_j| < V (support {supports}, V {Vs}): with "
+                                     "|S_j| = V a context has no margin constraint")
     for c in cells:
         _check_cell(r, c, allow_large)
     return cells
@@ -300,8 +304,6 @@ def _round_half_up(x: Fraction) -> int:
 
 
 def _check_cell(r: _Reader, c: Cell, allow_large: bool) -> None:
-    if c.support > c.V:
-        raise r.fail("grid.support", f"|S_j| = {c.support} exceeds V = {c.V} in cell {c.text}")
     if c.d > MAX_D or c.V * c.d > MAX_CELLS or c.V * c.m > MAX_CELLS:
         raise r.fail("grid", f"cell {c.text}: V d and V m must stay at most {MAX_CELLS} (case-file limits)")
     over = over_work_envelope(SimpleNamespace(m=c.m, d=c.d, V=c.V))

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import math
@@ -154,6 +155,7 @@ def run_limited(fn, time_limit: float) -> tuple[str, dict | str]:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)
+            faulthandler.disable()                 # a crash is reported by the parent, as a row
             warnings.simplefilter("ignore")
             try:
                 payload = {"ok": fn()}
@@ -357,6 +359,7 @@ def client_for(workers: int | None, scheduler: str | None):
     from distributed import Client, LocalCluster
 
     quiet_dask()
+    warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
     dask.config.set({"distributed.worker.daemon": False, "logging.distributed": "error"})
     if scheduler:
         try:
@@ -372,7 +375,7 @@ def client_for(workers: int | None, scheduler: str | None):
 
 def run_sweep(sweep: Sweep, raw: bytes, outdir: str | Path, *, workers: int | None = None,
               scheduler: str | None = None, batch: int = 4, progress=None,
-              max_in_flight: int | None = None) -> SweepOutcome:
+              max_in_flight: int | None = None, flush_seconds: float = FLUSH_SECONDS) -> SweepOutcome:
     """Run every instance not yet in OUTDIR; write rows as they arrive; consolidate at the end.
 
     ``progress(done, total)`` is called as rows arrive (``done`` counts rows from earlier runs).
@@ -411,7 +414,7 @@ def run_sweep(sweep: Sweep, raw: bytes, outdir: str | Path, *, workers: int | No
                         futures.add(client.submit(run_batch, job, queue.pop(0), pure=False))
                     buffer += rows
                     ran += len(rows)
-                    if len(buffer) >= FLUSH_ROWS or time.monotonic() - last >= FLUSH_SECONDS:
+                    if len(buffer) >= FLUSH_ROWS or time.monotonic() - last >= flush_seconds:
                         store.write_part(buffer)
                         buffer, last = [], time.monotonic()
                     if progress:

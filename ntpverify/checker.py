@@ -179,14 +179,19 @@ def _worst(name: str, bad: list) -> tuple:
     return (name, not bad, "ok" if not bad else f"{len(bad)} violations; worst: {bad[0]}")
 
 
-def check_entropy(I: Inst, ex: dict) -> list:
+def _entropy_coeffs(pis, P) -> dict:
+    """sum_j pi_j H(P_j) as {prime q: coefficient of log q}."""
     coeffs = {}
-    for pi, row in zip(I.pi, I.P):
+    for pi, row in zip(pis, P):
         for p in row:
             if p > 0:
                 for q, e in _log_exponents(p).items():
                     coeffs[q] = coeffs.get(q, 0) - pi * p * e
-    coeffs = {q: c for q, c in coeffs.items() if c}
+    return {q: c for q, c in coeffs.items() if c}
+
+
+def check_entropy(I: Inst, ex: dict) -> list:
+    coeffs = _entropy_coeffs(I.pi, I.P)
     ent = ex["entropy"]
     claimed = {int(q): _q(c) for q, c in _typed(dict, ent["log_coefficients"]).items()}
     text = _expr([(coeffs[q], f"log({q})") for q in sorted(coeffs)])
@@ -341,53 +346,94 @@ def check_svm(I: Inst, ex: dict) -> list:
     return out
 
 
-def check_decomposition(I: Inst, ex: dict) -> list:
-    """E (stuck) and P (vanishing) by Goldman-Tucker (theory.md section 7): lambda >= 0 with
-    lambda > 0 on E and sum lambda A + mu B = 0 proves every pair of E an implicit equality of
-    C; U0 = W_hat in C with <A, U0> > 0 on P proves no pair of P is one."""
+def check_section7(I: Inst, ex: dict) -> list:
+    """E (stuck), P (vanishing) and What (theory.md section 7). Goldman-Tucker: lambda >= 0, > 0 on
+    E, with sum lambda A + mu B = 0 makes every pair of E an implicit equality of C; U0 = W_hat in
+    C with <A, U0> > 0 on P shows no pair of P is one. What is W^mm when E is empty, else it has
+    its own KKT certificate with Fbar's generators (the B's and E's A's) as equalities."""
     dec = ex["decomposition"]
-    stuck = [I.key(p) for p in _list(dec["stuck"])]
-    van = [I.key(p) for p in _list(dec["vanishing"])]
-    lam = _multipliers(I, dec["lambda"], "lambda")
-    mu = _multipliers(I, dec["mu"], "mu")
-    known = all(k in I.cons for k in lam) and all(k in I.gens for k in mu)
+    stuck, van = ([I.key(p) for p in _list(dec[k])] for k in ("stuck", "vanishing"))
+    lam, mu = _multipliers(I, dec["lambda"], "lambda"), _multipliers(I, dec["mu"], "mu")
     total = I.combo([(k[0], *I.cons[k], v) for k, v in lam.items() if k in I.cons]
                     + [(k[0], *I.gens[k], v) for k, v in mu.items() if k in I.gens])
     out = [("decomposition.partition", sorted(stuck + van) == sorted(I.cons) and len(set(stuck + van)) == len(I.cons),
             "stuck and vanishing pairs partition the out-of-support pairs"),
-           ("decomposition.pairs_known", known, "every multiplier names a constraint"),
+           ("decomposition.pairs_known", set(lam) <= set(I.cons) and set(mu) <= set(I.gens), "known pairs"),
            _worst("decomposition.lambda_nonnegative", [f"{k}: {_fmt(v)}" for k, v in lam.items() if v < 0]),
-           _worst("decomposition.lambda_positive_on_stuck",
-                  [f"({I.names[k[0]]}, {I.vocab[k[1]]})" for k in stuck if lam.get(k, 0) <= 0]),
+           _worst("decomposition.lambda_positive_on_stuck", [f"{k}" for k in stuck if lam.get(k, 0) <= 0]),
            ("decomposition.combination_zero", total == flint.fmpq_mat(I.V, I.d), "sum lambda A + mu B = 0")]
-    if van:
-        U0 = _mat(ex["W_hat"], I.V, I.d)
-        eqs, vals = I.values(U0, I.gens), I.values(U0, I.cons)
-        out += [_worst("decomposition.U0_equalities", [f"{k}: {_fmt(v)}" for k, v in eqs.items() if v != 0]),
-                _worst("decomposition.U0_in_C", [f"{k}: {_fmt(vals[k])}" for k in stuck if vals[k] < 0]),
-                _worst("decomposition.U0_positive_on_vanishing", [f"{k}: {_fmt(vals[k])}" for k in van if vals[k] <= 0])]
-    return out
-
-
-def check_W_hat(I: Inst, ex: dict) -> list:
-    """What = argmin ||U|| s.t. U perpendicular to Fbar, <A, U> >= 1 on P: W^mm itself when no pair
-    is stuck (certificate.md), else its own KKT certificate with Fbar's generators as equalities."""
-    dec = ex["decomposition"]
-    stuck = [I.key(p) for p in _list(dec["stuck"])]
-    van = [I.key(p) for p in _list(dec["vanishing"])]
     if not van:
-        return [("W_hat.absent", ex["W_hat"] is None and ex["W_hat_norm_sq"] is None
-                 and ex["W_hat_multipliers"] is None, "no pair vanishes: W_hat is null")]
+        return out + [("W_hat.absent", ex["W_hat"] is None and ex["W_hat_norm_sq"] is None
+                       and ex["W_hat_multipliers"] is None, "no pair vanishes: W_hat is null")]
+    if not stuck:                  # What = W^mm, written alike: W^mm's checks make it U0 too
+        same = (_typed(bool, ex["separable"]) and _list(ex["W_hat"]) == ex["W_mm"] and ex["W_hat_multipliers"] is None
+                and _typed(str, ex["W_hat_norm_sq"]) == ex["W_mm_norm_sq"])
+        return out + [("W_hat.equals_W_mm", same, "no pair is stuck: What is W^mm (its KKT certificate is W^mm's)")]
     W = _mat(ex["W_hat"], I.V, I.d)
-    if not stuck:
-        same = (_typed(bool, ex["separable"]) and ex["W_mm"] is not None and W == _mat(ex["W_mm"], I.V, I.d)
-                and _q(ex["W_hat_norm_sq"]) == _q(ex["W_mm_norm_sq"]) and ex["W_hat_multipliers"] is None)
-        return [("W_hat.equals_W_mm", same, "no pair is stuck: What is W^mm (its KKT certificate is W^mm's)")]
-    gens = {**I.gens, **{k: I.cons[k] for k in stuck}}
-    cons = {k: I.cons[k] for k in van}
+    eqs, vals = I.values(W, I.gens), I.values(W, I.cons)
+    out += [_worst("decomposition.U0_equalities", [f"{k}: {_fmt(v)}" for k, v in eqs.items() if v != 0]),
+            _worst("decomposition.U0_in_C", [f"{k}: {_fmt(vals[k])}" for k in stuck if vals[k] < 0]),
+            _worst("decomposition.U0_positive_on_vanishing", [f"{k}: {_fmt(vals[k])}" for k in van if vals[k] <= 0])]
     hm = ex["W_hat_multipliers"]
-    out, _, _ = _kkt(I, "W_hat.kkt", W, hm["lambda"], hm["mu"], ex["W_hat_norm_sq"], gens, cons)
-    return out
+    return out + _kkt(I, "W_hat.kkt", W, hm["lambda"], hm["mu"], ex["W_hat_norm_sq"],
+                      {**I.gens, **{k: I.cons[k] for k in stuck}}, {k: I.cons[k] for k in van})[0]
+
+
+def _arb(x: Fraction):
+    return flint.arb(x.numerator) / x.denominator
+
+
+def _ce(I: Inst, W) -> flint.arb:
+    """CE(W) in ball arithmetic (log-sum-exp shifted by the top logit)."""
+    L, total = I.logits(W), flint.arb(0)
+    for j, row in enumerate(I.P):
+        col = [_frac(L[v, j]) for v in range(I.V)]
+        lse = sum((_arb(x - max(col)).exp() for x in col), flint.arb(0)).log() + _arb(max(col))
+        total += _arb(I.pi[j]) * sum((_arb(p) * (lse - _arb(x)) for p, x in zip(row, col) if p), flint.arb(0))
+    return total
+
+
+def check_inf_CE(I: Inst, ex: dict) -> list:
+    """sum_j pi_j H(r_j) <= inf CE <= CE(W) for r on the moment equations (theory.md section 7),
+    in ball arithmetic. An exact expr needs r's log-odds on the extended supports to be those of
+    some W (given per prime: then CE(W + t U0) -> sum pi H(r)), or r = p, compatible, E empty."""
+    inf, stuck = ex["inf_CE"], [I.key(p) for p in _list(ex["decomposition"]["stuck"])]
+    sbar = [sorted(set(s) | {v for j, v in stuck if j == k}) for k, s in enumerate(I.S)]
+    rows = {} if inf["r"] is None else _unique(
+        [(I.names.index(_typed(str, e["context"])), _typed(dict, e["next"])) for e in _list(inf["r"])])
+    R = I.P if inf["r"] is None else [[_q(rows[j][t]) if t in rows[j] else Fraction(0) for t in I.vocab]
+                                      for j in range(I.m)]
+    feasible = inf["r"] is None or (len(rows) == I.m and all(set(r) <= set(I.vocab) for r in rows.values())
+                and all(sum(row) == 1 and min(row) >= 0 for row in R)
+                and all(R[j][v] == 0 for j in range(I.m) for v in range(I.V) if v not in sbar[j])
+                and not any(sum((I.pi[j] * (R[j][v] - I.P[j][v]) * I.H[j][c] for j in range(I.m)), Fraction(0))
+                            for c in range(I.d) for v in range(I.V)))     # r = p: feasible as it stands
+    with flint.ctx.workprec(600):
+        lower = -sum((_arb(w) * _arb(x) * _arb(x).log() for w, row in zip(I.pi, R) for x in row if x), flint.arb(0))
+        upper = lower if inf["expr"] is not None else _ce(I, _mat(inf["W_upper"], I.V, I.d))
+        out = [("inf_CE.r_feasible", feasible, "r_j are distributions on the extended supports with "
+                "sum_j pi_j (r_j - p_j) h_j^T = 0"),
+               ("inf_CE.lower", bool(flint.arb(_typed(str, inf["lower"])) <= lower) and _close(inf["lower"], lambda: lower),
+                f"lower {inf['lower']} <= sum pi H(r) = {lower.str(12)}, to 30 digits"),
+               ("inf_CE.upper", bool(upper <= flint.arb(_typed(str, inf["upper"]))) and _close(inf["upper"], lambda: upper),
+                f"{'CE(W_upper)' if inf['expr'] is None else 'inf CE'} = {upper.str(12)} <= upper {inf['upper']}")]
+    if inf["expr"] is None:
+        return out + [("inf_CE.not_closed", inf["W_bar_by_prime"] is None, "no exactness witness without expr")]
+    proof = inf["r"] is None and _typed(bool, ex["compatible"]) and not stuck and inf["W_bar_by_prime"] is None
+    if inf["W_bar_by_prime"] is not None:
+        gens = {(j, z): (z, sbar[j][0]) for j in range(I.m) for z in sbar[j][1:]}
+        mats = _unique([(_typed(int, e["prime"]), _unique([(I.key(b["generator"]), _q(b["beta"])) for b in _list(e["beta"])]))
+                        for e in _list(inf["W_bar_by_prime"])])
+        vals = {q: I.values(I.combo([(k[0], *gens[k], b) for k, b in bs.items()]), gens)
+                for q, bs in mats.items() if set(bs) <= set(gens)}
+        proof = len(vals) == len(mats) and all(R[j][z] > 0 for j, z in gens) and all(
+            vals.get(q, {}).get(g, 0) == e for g in gens for q, e in
+            {**{q: 0 for q in vals}, **_log_exponents(R[g[0]][g[1]] / R[g[0]][sbar[g[0]][0]])}.items())
+    coeffs = _entropy_coeffs(I.pi, R)
+    text = _expr([(coeffs[q], f"log({q})") for q in sorted(coeffs)])
+    return out + [("inf_CE.exact", proof and inf["W_upper"] is None,
+                   "r's log-odds on the extended supports are a W's (so r = qbar and the bracket closes)"),
+                  ("inf_CE.expr", inf["expr"] == text, f"sum pi H(r) = {text}")]
 
 
 def check_step(I: Inst, ex: dict) -> list:
@@ -468,7 +514,7 @@ def checks(cert: dict) -> list:
         trivial = all(len(s) == I.V for s in I.S)
         out.append(("trivial", _typed(bool, ex["trivial"]) == trivial, f"every support is the whole vocabulary: {trivial}"))
         out += check_svm(I, ex) + check_step(I, ex) + [check_unused_branches(ex)]
-        out += check_decomposition(I, ex) + check_W_hat(I, ex)
+        out += check_section7(I, ex) + check_inf_CE(I, ex)
     except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError) as exc:
         return [("structure", False, f"malformed certificate: {type(exc).__name__}: {exc}")]
     exact_ok = all(ok for _, ok, _ in out)

@@ -40,18 +40,20 @@ def decimal(value: LinLog, digits: int = VALUE_DIGITS) -> str:
     if not value.terms:
         return "0"
 
-    def arb_value():
-        total = flint.arb(0)
-        for (s, q), c in value.terms.items():
-            term = flint.arb(c.numerator) / c.denominator
-            if s != 1:
-                term *= flint.arb(s).sqrt()
-            if q != 1:
-                term *= flint.arb(q).log()
-            total += term
-        return total
+    return _arb_decimal(lambda: linlog_arb(value), digits)
 
-    return _arb_decimal(arb_value, digits)
+
+def linlog_arb(value: LinLog) -> flint.arb:
+    """An exact sum_(s, q) c sqrt(s) log(q) as a ball, at the current flint precision."""
+    total = flint.arb(0)
+    for (s, q), c in value.terms.items():
+        term = flint.arb(c.numerator) / c.denominator
+        if s != 1:
+            term *= flint.arb(s).sqrt()
+        if q != 1:
+            term *= flint.arb(q).log()
+        total += term
+    return total
 
 
 def sqrt_decimal(r: Fraction, digits: int = VALUE_DIGITS) -> str:

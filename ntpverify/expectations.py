@@ -81,6 +81,8 @@ def check_expectations(expect: dict, ex, claims: list) -> list[ExpectResult]:
             actual = ([[LinLog.rational(x) for x in row] for row in ex.dec.W_hat]
                       if ex.dec.W_hat is not None and ex.dec.vanishing else None)
             out.append(_matrix(key, value, actual, "no pair vanishes (no What)"))
+        elif key == "inf_CE":
+            out.append(_inf_ce(value, ex.infce))
         elif key == "claims":
             got = {c.id: c.status.value for c in claims}
             for cid, status in value.items():
@@ -97,6 +99,27 @@ def _pairs(key: str, expected, actual: list, what: str) -> ExpectResult:
     ok = not missing and not extra
     detail = f"same set of {what}" if ok else f"missing {missing}, unexpected {extra}"
     return ExpectResult(key, Status.PASS if ok else Status.FAIL, detail)
+
+
+def _inf_ce(expected: LinLog, bracket) -> ExpectResult:
+    """Exact comparison when inf CE has an exact form; otherwise the expected value is refuted when
+    it lies outside the proven bracket and reported consistent (not confirmed) inside it."""
+    if bracket.expr is not None:
+        return _scalar("inf_CE", expected, bracket.expr)
+    import flint
+
+    from .exact import linlog_arb
+
+    with flint.ctx.workprec(600):
+        x = linlog_arb(expected)
+        if x < flint.arb(bracket.lower) or x > flint.arb(bracket.upper):
+            return ExpectResult("inf_CE", Status.FAIL, f"expected {expected} lies outside the proven bracket "
+                                                       f"[{bracket.lower}, {bracket.upper}]")
+        if x >= flint.arb(bracket.lower) and x <= flint.arb(bracket.upper):
+            return ExpectResult("inf_CE", Status.PASS, f"consistent: {expected} lies inside the proven bracket "
+                                f"[{bracket.lower}, {bracket.upper}] (qbar is irrational: no exact comparison)")
+    return ExpectResult("inf_CE", Status.FAIL, f"expected {expected} overlaps an end of the bracket "
+                                               f"[{bracket.lower}, {bracket.upper}] at 600 bits")
 
 
 def _margin(expected: LinLog, margin_sq: Fraction | None) -> ExpectResult:

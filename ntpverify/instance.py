@@ -48,7 +48,7 @@ TOP_KEYS = {"format", "name", "description", "vocabulary", "contexts", "corpus",
             "settings", "expect"}
 CONTEXT_KEYS = {"name", "embedding", "next", "counts", "weight"}
 EXPECT_KEYS = {"compatible", "separable", "entropy", "F_dim", "W_star", "W_mm", "margin",
-               "support", "W_mm_norm_sq", "trivial", "claims", "stuck", "vanishing", "W_hat"}
+               "support", "W_mm_norm_sq", "trivial", "claims", "stuck", "vanishing", "W_hat", "inf_CE"}
 CLAIM_IDS = ("remark1", "lemma1", "prop1", "thm1", "lemma2", "thm2", "ext-loss-rate",
              "ext-proj-rate", "ext-offset", "ext-angle-rate", "ext-path-rate")
 STATUSES = ("pass", "fail", "inconclusive", "not-applicable")
@@ -647,7 +647,7 @@ def _expect(r: _Reader, value, inst: Instance) -> dict[str, object]:
             out[key] = r.boolean(v, place)
         elif key == "F_dim":
             out[key] = r.integer(v, place, 0, 10**9)
-        elif key in ("entropy", "margin", "W_mm_norm_sq"):
+        elif key in ("entropy", "margin", "W_mm_norm_sq", "inf_CE"):
             out[key] = r.expr(v, place)
         elif key in ("W_star", "W_mm", "W_hat"):
             rows = r.seq(v, place, min_len=inst.V, max_len=inst.V)

@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 
-from . import __version__, checker, claims, exact, extended, svm
+import mpmath
+
+from . import __version__, checker, claims, exact, extended, infce, svm
 from .constraints import Geometry
 from .exactnum import LinLog, fmt_q, sqrt_text
 from .expectations import check_expectations
@@ -41,6 +43,7 @@ class Exact:
     step: exact.Step
     margin_sq: Fraction | None      # 1 / ||W^mm||^2 (the margin is its square root)
     dec: extended.Decomposition | None = None   # stuck/vanishing pairs and What (section 7)
+    infce: infce.InfCE | None = None            # inf CE's bracket, Wbar, qbar (section 7)
 
 
 def run_exact(inst: Instance, eta: Fraction | None) -> Exact:
@@ -51,7 +54,9 @@ def run_exact(inst: Instance, eta: Fraction | None) -> Exact:
     step = exact.choose_step(inst, eta)
     margin_sq = 1 / res.norm_sq if res.separable and res.norm_sq else None
     dec = extended.decompose(geo, res)
-    return Exact(inst, geo, inst.is_trivial(), exact.entropy(inst), F, compat, res, step, margin_sq, dec)
+    H = exact.entropy(inst)
+    bracket = infce.inf_ce(inst, geo, H, compat, dec, dec.W_hat if dec.vanishing else None)
+    return Exact(inst, geo, inst.is_trivial(), H, F, compat, res, step, margin_sq, dec, bracket)
 
 
 def numeric_problem(ex: Exact) -> NumericProblem:
@@ -154,7 +159,35 @@ def decomposition_json(ex: Exact) -> dict:
     out["W_hat_norm_sq"] = fmt_q(d.W_hat_norm_sq) if has else None
     out["W_hat_multipliers"] = ({"lambda": _lambdas(ex, d.hat_lam, "lambda"), "mu": _lambdas(ex, d.hat_mu, "mu")}
                                 if has and not d.same_as_W_mm else None)
+    b, inst = ex.infce, ex.inst
+    out["inf_CE"] = {
+        "lower": b.lower, "upper": b.upper, "expr": None if b.expr is None else str(b.expr),
+        "r": None if b.r is None else [{"context": c, "next": {inst.vocab[z]: fmt_q(x) for z, x in enumerate(row) if x}}
+                                       for c, row in zip(inst.contexts, b.r)],
+        "W_upper": None if b.W_upper is None else _mat(b.W_upper),
+        "W_bar_by_prime": None if b.W_bar_by_prime is None else [
+            {"prime": q, "beta": [{"generator": [inst.contexts[j], inst.vocab[z]], "beta": fmt_q(x)}
+                                  for (j, z), x in sorted(e.items())]} for q, e in sorted(b.W_bar_by_prime.items())]}
     return out
+
+
+def inf_ce_detail(ex: Exact) -> dict:
+    """Wbar and qbar as decimals, and how far the bracket pins qbar down (not checked: derived)."""
+    b = ex.infce
+
+    def dec(x):
+        return x if isinstance(x, str) else (exact.decimal(x, 20) if isinstance(x, LinLog) else
+                                             exact.decimal(LinLog.rational(x), 20) if isinstance(x, Fraction)
+                                             else mpmath.nstr(x, 20))
+
+    return {"W_bar": None if b.W_bar is None else [[dec(x) for x in row] for row in b.W_bar],
+            "q_bar": [{"context": c, "next": {ex.inst.vocab[z]: dec(row[z]) for z in s}}
+                      for c, row, s in zip(ex.inst.contexts, b.q_bar, b.sbar)],
+            "extended_supports": [{"context": c, "tokens": [ex.inst.vocab[z] for z in s]}
+                                  for c, s in zip(ex.inst.contexts, b.sbar)],
+            "q_bar_l1_bound": b.q_bar_l1, "method": b.method,
+            "q_bar_bound_rule": ("Pinsker: sum_j pi_j KL(qbar_j || q_j(W)) = CE(W) - inf CE <= upper - lower, and the "
+                                 "same for r; so ||qbar_j - r_j||_1 <= 2 sqrt(2 (upper - lower) / pi_j)")}
 
 
 def library_versions() -> dict:
@@ -205,6 +238,7 @@ def run_case(case: Case, *, precision: int | None = None, iterations: int | None
         "claims": [c.to_json() for c in claim_list],
         "expectations": [e.to_json() for e in expectations],
         "numeric": numeric_json,
+        "inf_CE_detail": inf_ce_detail(ex),
         "solver_log": ex.svm.log,
     }
     problems = checker.verify(cert)

@@ -59,6 +59,7 @@ UNORDERED = {
     ("exact", "decomposition", "stuck"), ("exact", "decomposition", "vanishing"),
     ("exact", "decomposition", "lambda"), ("exact", "decomposition", "mu"),
     ("exact", "W_hat_multipliers", "lambda"), ("exact", "W_hat_multipliers", "mu"),
+    ("exact", "inf_CE", "r"), ("exact", "inf_CE", "W_bar_by_prime"), ("exact", "inf_CE", "W_bar_by_prime", "*", "beta"),
 }
 # entries of order-free lists whose value field is 0 say nothing (adding a zero multiplier)
 ZERO_FIELDS = ("lambda", "mu", "x", "beta", "y")
@@ -444,6 +445,7 @@ def unique_objects(exact: dict) -> dict:
         "vanishing": sorted(map(tuple, exact["decomposition"]["vanishing"])),
         "W_hat": None if exact["W_hat"] is None else [[Fraction(x) for x in r] for r in exact["W_hat"]],
         "W_hat_norm_sq": q(exact["W_hat_norm_sq"]),
+        "inf_CE_expr": exact["inf_CE"]["expr"],
     }
     if exact["W_star"] is not None:
         out["W_star"] = exact["W_star"]["expr"]          # canonical text: equal text <=> equal value
@@ -528,6 +530,72 @@ def step_witness_valid(cert: dict) -> bool:
 
 
 STEP_WITNESSES = (("exact", "step", "ldl"), ("exact", "step", "rayleigh_vector"))
+BRACKET_WITNESSES = (("exact", "inf_CE", "r"), ("exact", "inf_CE", "W_upper"), ("exact", "inf_CE", "W_bar_by_prime"))
+
+
+def bracket_witness_valid(original: dict, cert: dict) -> bool:
+    """Independent re-check (mpmath at 80 digits, no flint) that the inf CE bracket of ``cert``
+    still holds with its (mutated) witnesses: r is a distribution on the moment equations with
+    sum pi H(r) >= lower, CE(W_upper) <= upper, and the bracket still contains the original one's
+    midpoint (the true value to ~40 digits)."""
+    import mpmath
+
+    inst = instance_from_json(cert["case"])
+    inf = cert["exact"]["inf_CE"]
+    ctx = mpmath.MPContext()
+    ctx.dps = 80
+    q = lambda x: ctx.mpf(x.numerator) / x.denominator  # noqa: E731
+    R = inst.P
+    if inf["r"] is not None:
+        rows = {e["context"]: e["next"] for e in inf["r"]}
+        R = [[Fraction(rows[c].get(t, "0")) for t in inst.vocab] for c in inst.contexts]
+    if any(sum(row) != 1 or min(row) < 0 for row in R) or any(
+            sum(w * (r[v] - p[v]) * h[c] for w, r, p, h in zip(inst.pi, R, inst.P, inst.H))
+            for v in range(inst.V) for c in range(inst.d)):
+        return False
+    lower = -ctx.fsum(q(w) * q(x) * ctx.log(q(x)) for w, row in zip(inst.pi, R) for x in row if x)
+    if lower < ctx.mpf(inf["lower"]):
+        return False
+    if inf["W_upper"] is not None:
+        W = [[Fraction(x) for x in row] for row in inf["W_upper"]]
+        ce = ctx.zero
+        for w, h, p in zip(inst.pi, inst.H, inst.P):
+            logits = [q(sum((a * b for a, b in zip(Wv, h)), Fraction(0))) for Wv in W]
+            lse = ctx.log(ctx.fsum(ctx.exp(x) for x in logits))
+            ce += q(w) * ctx.fsum(q(pv) * (lse - x) for pv, x in zip(p, logits) if pv)
+        if ce > ctx.mpf(inf["upper"]):
+            return False
+    if inf["W_bar_by_prime"] is not None and not _wbar_valid(inst, cert, R):
+        return False
+    o = original["exact"]["inf_CE"]
+    mid = (ctx.mpf(o["lower"]) + ctx.mpf(o["upper"])) / 2
+    return ctx.mpf(inf["lower"]) <= mid <= ctx.mpf(inf["upper"])
+
+
+def _wbar_valid(inst, cert: dict, R) -> bool:
+    """Plain-Fraction re-check of the exactness witness: per prime q, M_q = sum beta (e_z - e_abar) h_j^T
+    over the extended supports has <(e_z - e_abar) h_j^T, M_q> = exponent of q in r_jz / r_j,abar."""
+    from ntpverify.exactnum import log_exponents
+    stuck = [(inst.contexts.index(c), inst.vocab.index(t)) for c, t in cert["exact"]["decomposition"]["stuck"]]
+    sbar = [sorted(set(s) | {v for j, v in stuck if j == k}) for k, s in enumerate(inst.supports)]
+    gens = [(j, z) for j in range(inst.m) for z in sbar[j][1:]]
+    M = {}
+    for e in cert["exact"]["inf_CE"]["W_bar_by_prime"]:
+        W = M.setdefault(e["prime"], [[Fraction(0)] * inst.d for _ in range(inst.V)])
+        for b in e["beta"]:
+            j, z = inst.contexts.index(b["generator"][0]), inst.vocab.index(b["generator"][1])
+            if (j, z) not in gens:
+                return False
+            for c in range(inst.d):
+                W[z][c] += Fraction(b["beta"]) * inst.H[j][c]
+                W[sbar[j][0]][c] -= Fraction(b["beta"]) * inst.H[j][c]
+    for j, z in gens:
+        expo = log_exponents(R[j][z] / R[j][sbar[j][0]])
+        for q in set(expo) | set(M):
+            got = sum(((M[q][z][c] - M[q][sbar[j][0]][c]) * inst.H[j][c] for c in range(inst.d)), Fraction(0)) if q in M else 0
+            if got != expo.get(q, 0):
+                return False
+    return True
 
 
 def classify_accepted(original: dict, mutated: dict) -> str:
@@ -547,6 +615,8 @@ def classify_accepted(original: dict, mutated: dict) -> str:
             return "equivalent" if truth is not None and truth == unique_objects(mutated["exact"]) else "gap"
         if all(p[:3] in STEP_WITNESSES for p in changed):
             return "equivalent" if step_witness_valid(mutated) else "gap"
+        if all(p[:3] in BRACKET_WITNESSES for p in changed):
+            return "equivalent" if bracket_witness_valid(original, mutated) else "gap"
     except (KeyError, TypeError, ValueError, ZeroDivisionError, AttributeError, IndexError):
         return "gap"
     return "gap"

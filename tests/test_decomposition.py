@@ -136,7 +136,11 @@ def _move(cert, pair, src, dst):
 def test_stuck_pair_moved_to_vanishing_is_rejected(example_cert):
     cert = copy.deepcopy(example_cert)
     _move(cert, ["c0", "t1"], "stuck", "vanishing")
-    problems = checker.verify(cert)
+    problems = checker.verify(cert)          # nothing stuck left: What would have to be W^mm
+    assert any("W_hat.equals_W_mm" in p for p in problems), problems
+    ns = run_case(load_case(CASES / "not-separable.yaml"), numeric=False)
+    _move(ns, ["P", "b"], "stuck", "vanishing")
+    problems = checker.verify(ns)
     assert any("U0_positive_on_vanishing" in p for p in problems), problems
 
 

@@ -27,7 +27,7 @@ from clihelp import CASES
 from ntpverify import checker
 
 
-MATRIX = re.compile(r"^exact\.(F_projector|W_mm|W_hat|W_star\.value|W_star\.expr|step\.ldl\.L)(\[\d+\])*: ")
+MATRIX = re.compile(r"^exact\.(F_projector|W_mm|W_hat|inf_CE\.W_upper|W_star\.value|W_star\.expr|step\.ldl\.L)(\[\d+\])*: ")
 MATRIX_CAP = 300
 
 

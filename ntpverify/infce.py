@@ -1,0 +1,295 @@
+"""inf CE with a rigorous bracket, Wbar and qbar (theory.md section 7).
+
+For any distributions r_j with sum_j pi_j (r_j - p_j) h_j^T = 0 and any W,
+    sum_j pi_j H(r_j) <= inf CE <= CE(W).
+The producer finds Wbar (the minimiser of CE_Fbar on Fbar) by Newton in a local mpmath context,
+rounds qbar to a rational r and projects it exactly onto the moment equations (supported on the
+extended supports), and evaluates both ends in ball arithmetic (python-flint ``arb``), rounded
+outwards: the bracket is rigorous whatever Newton did. When qbar is rational (found by trying
+short rationals first) the bracket closes: r's log-odds on the extended supports are then those
+of an exact Wbar = sum_q M_q log q in Fbar, so CE(Wbar + t What) -> sum pi H(r) and
+inf CE = sum_j pi_j H(r_j) exactly (expr). Compatible instances with no stuck pair have
+inf CE = H (r = p, Wbar = W*: prop1) and take no Newton at all.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import flint
+import mpmath
+
+from . import exact
+from .constraints import Geometry
+from .errors import InternalError
+from .exactnum import LinLog
+from .instance import Instance
+from .linalg import mat, pivots, solve, submatrix, to_frac
+
+DIGITS = 40              # significant digits of the bracket's decimals
+NEWTON_DPS = 70          # working digits of Newton for Wbar
+ROUND_DIGITS = 45        # r and the upper-bound point are rounded to this many decimals
+SHORT_DENOMINATORS = (10**2, 10**4, 10**8)   # tried for an exact (rational) qbar
+PUSH = 150               # the upper-bound point is Wbar + PUSH What: P's mass ~ e^-150
+
+
+@dataclass
+class InfCE:
+    lower: str                                 # decimal, rounded down: <= inf CE (proven)
+    upper: str                                 # decimal, rounded up: >= inf CE (proven)
+    expr: LinLog | None                        # inf CE exactly, when qbar is rational
+    sbar: list[list[int]]                      # extended supports
+    r: list[list[Fraction]] | None = None      # the moment-matching point (None: r = p)
+    W_upper: list[list[Fraction]] | None = None   # CE(W_upper) is the upper end (None: exact)
+    W_bar_by_prime: dict | None = None         # exact Wbar: prime -> {(j, z): beta} on Fbar's generators
+    W_bar: list[list] | None = None            # mpf (Newton) or LinLog (exact); None: it is W*
+    q_bar: list[list] = field(default_factory=list)   # mpf or Fraction
+    q_bar_l1: str = "0"                        # max_j ||qbar_j - r_j||_1 is at most this (Pinsker)
+    method: str = ""
+
+
+def extended_supports(inst: Instance, geo: Geometry, stuck: list[int]) -> list[list[int]]:
+    sbar = [set(s) for s in inst.supports]
+    for i in stuck:
+        sbar[geo.all[i].j].add(geo.all[i].token)
+    return [sorted(s) for s in sbar]
+
+
+def inf_ce(inst: Instance, geo: Geometry, H: LinLog, compat: exact.Compat, dec, W_push) -> InfCE:
+    """The bracket for one instance; ``W_push``: What (None when no pair vanishes)."""
+    sbar = extended_supports(inst, geo, dec.stuck)
+    if compat.compatible and not dec.stuck:
+        lo, hi = _outward(_entropy_arb(inst.pi, inst.P))
+        return InfCE(lo, hi, H, sbar, W_bar=None, q_bar=[list(p) for p in inst.P],
+                     method="compatible, nothing stuck: inf CE = H (prop1), Wbar = W* (exact.W_star), qbar = p")
+    ctx = mpmath.MPContext()
+    ctx.dps = NEWTON_DPS
+    pairs = [(j, z) for j, s in enumerate(sbar) for z in s if z != inst.anchors[j]]
+    basis = _independent(inst, pairs)
+    coeffs, W_mp, _ = minimise_ce(ctx, inst, basis, sbar)
+    q_mp = [_softmax(ctx, [ctx.fdot([ctx.mpf(x.numerator) / x.denominator for x in h], row) for row in W_mp], s)
+            for h, s in zip(inst.H, sbar)]
+    for den in SHORT_DENOMINATORS:            # a rational qbar closes the bracket
+        r0 = [[Fraction(ctx.nstr(x, 30)).limit_denominator(den) for x in row] for row in q_mp]
+        r = _moment_point(inst, sbar, r0)
+        if r == r0:                           # short rationals already on the moment equations
+            closed = _exact_if_optimal(inst, sbar, r)
+            if closed is not None:
+                value, by_prime, W_exact = closed
+                lo, hi = _outward(_entropy_arb(inst.pi, r))
+                return InfCE(lo, hi, value, sbar, r=r, W_bar_by_prime=by_prime, W_bar=W_exact, q_bar=r,
+                             method=f"qbar is rational (denominators <= {den}); its log-odds on the extended "
+                                    "supports are those of an exact Wbar in Fbar: inf CE = sum pi H(qbar)")
+    grid = Fraction(1, 10**ROUND_DIGITS)
+    r = _moment_point(inst, sbar, [[_round(ctx, x, grid) for x in row] for row in q_mp]) or [list(p) for p in inst.P]
+    W_up = [[_round(ctx, x, grid) for x in row] for row in W_mp]
+    if W_push is not None:
+        W_up = [[a + PUSH * b for a, b in zip(ra, rb)] for ra, rb in zip(W_up, W_push)]
+    lo_arb, hi_arb = _entropy_arb(inst.pi, r), ce_arb(inst, W_up)
+    lo, _ = _outward(lo_arb)
+    _, hi = _outward(hi_arb)
+    with flint.ctx.workprec(600):
+        gap = flint.arb(hi) - flint.arb(lo)
+        l1 = max(2 * (2 * gap / (flint.arb(p.numerator) / p.denominator)).sqrt() for p in inst.pi)
+    return InfCE(lo, hi, None, sbar, r=r, W_upper=W_up, W_bar=W_mp, q_bar=q_mp,
+                 q_bar_l1=_outward(l1)[1],
+                 method=(f"lower: sum pi H(r), r = qbar (Newton, {NEWTON_DPS} digits) rounded to 1e-{ROUND_DIGITS} "
+                         "and projected exactly onto the moment equations; upper: CE at Wbar rounded"
+                         + (f" + {PUSH} What" if W_push is not None else "") + "; both in ball arithmetic"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Newton for the minimiser of CE restricted to a subspace spanned by generators
+
+
+def _independent(inst: Instance, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A basis among the generators (e_z - e_{a_j}) h_j^T of ``pairs`` (first independent ones)."""
+    a = inst.anchors
+    hh = [[sum((x * y for x, y in zip(h1, h2)), Fraction(0)) for h2 in inst.H] for h1 in inst.H]
+    G = [[((z == z2) - (z == a[j2]) - (a[j] == z2) + (a[j] == a[j2])) * hh[j][j2] for (j2, z2) in pairs]
+         for (j, z) in pairs]
+    return [pairs[k] for k in pivots(mat(G, len(pairs), len(pairs)))] if pairs else []
+
+
+def minimise_ce(ctx, inst: Instance, pairs: list[tuple[int, int]], supports: list[list[int]]):
+    """(coefficients, W, value): the minimiser over span{(e_z - e_{a_j}) h_j^T : (j, z) in pairs}
+    (independent generators) of sum_j pi_j sum_{z in S_j} p_{j,z} log sum_{z' in supports_j}
+    exp(l_{j,z'} - l_{j,z}); strictly convex there, found by damped Newton in ``ctx``."""
+    a = inst.anchors
+    q = lambda x: ctx.mpf(x.numerator) / x.denominator  # noqa: E731
+    n = len(pairs)
+    hh = [[q(sum((x * y for x, y in zip(h1, h2)), Fraction(0))) for h2 in inst.H] for h1 in inst.H]
+    K = [[[((v == z) - (v == a[j1])) * hh[j1][j] for (j1, z) in pairs] for v in range(inst.V)]
+         for j in range(inst.m)]
+    pi = [q(x) for x in inst.pi]
+    P = [[q(x) for x in row] for row in inst.P]
+
+    def evaluate(c):
+        val, grad = ctx.zero, [ctx.zero] * n
+        hess = [[ctx.zero] * n for _ in range(n)]
+        for j, S in enumerate(supports):
+            l = [ctx.fdot(K[j][v], c) if n else ctx.zero for v in S]
+            mx = max(l)
+            e = [ctx.exp(x - mx) for x in l]
+            tot = ctx.fsum(e)
+            s = [x / tot for x in e]
+            p = [P[j][v] for v in S]
+            val += pi[j] * (mx + ctx.log(tot) - ctx.fdot(p, l))
+            rows = [K[j][v] for v in S]
+            for i in range(n):
+                grad[i] += pi[j] * ctx.fsum((sv - pv) * r[i] for sv, pv, r in zip(s, p, rows))
+            ks = [ctx.fdot(s, [r[i] for r in rows]) for i in range(n)]
+            for i in range(n):
+                for i2 in range(i, n):
+                    hess[i][i2] += pi[j] * (ctx.fsum(sv * r[i] * r[i2] for sv, r in zip(s, rows)) - ks[i] * ks[i2])
+        for i in range(n):
+            for i2 in range(i):
+                hess[i][i2] = hess[i2][i]
+        return val, grad, hess
+
+    c = [ctx.zero] * n
+    val, grad, hess = evaluate(c)
+    tol = ctx.power(10, -(ctx.dps - 10))
+    for _ in range(200):
+        if n == 0:
+            break
+        step = ctx.lu_solve(ctx.matrix(hess), ctx.matrix([-g for g in grad]))
+        delta = [step[i] for i in range(n)]
+        t = ctx.one
+        while True:
+            c_t = [x + t * y for x, y in zip(c, delta)]
+            val_t, grad_t, hess_t = evaluate(c_t)
+            if val_t <= val or t < ctx.power(2, -30):
+                break
+            t /= 2
+        c, val, grad, hess = c_t, val_t, grad_t, hess_t
+        if t * ctx.sqrt(ctx.fsum(x * x for x in delta)) <= tol:
+            break
+    else:
+        raise InternalError("Newton for the minimiser of the restricted cross-entropy did not converge")
+    W = [[ctx.zero] * inst.d for _ in range(inst.V)]
+    for ci, (j, z) in zip(c, pairs):
+        for i, hji in enumerate(inst.H[j]):
+            W[z][i] += ci * q(hji)
+            W[a[j]][i] -= ci * q(hji)
+    return c, W, val
+
+
+def _softmax(ctx, logits, support) -> list:
+    mx = max(logits[z] for z in support)
+    e = {z: ctx.exp(logits[z] - mx) for z in support}
+    tot = ctx.fsum(e.values())
+    return [e[z] / tot if z in e else ctx.zero for z in range(len(logits))]
+
+
+def _round(ctx, x, grid: Fraction) -> Fraction:
+    return Fraction(int(ctx.nint(x * grid.denominator / grid.numerator))) * grid
+
+
+# ---------------------------------------------------------------------------------------------
+# The moment-matching point and the exact case
+
+
+def _moment_point(inst: Instance, sbar, r0) -> list[list[Fraction]] | None:
+    """r0 projected exactly (least change) onto {r : r_j on sbar_j, sum r_j = 1,
+    sum_j pi_j (r_j - p_j) h_j^T = 0}; None if the projection leaves a negative entry."""
+    cells = [(j, z) for j, s in enumerate(sbar) for z in s]
+    col = {c: k for k, c in enumerate(cells)}
+    rows, rhs = [], []
+    for j, s in enumerate(sbar):
+        rows.append({col[(j, z)]: Fraction(1) for z in s})
+        rhs.append(Fraction(1))
+    for v in range(inst.V):
+        for c in range(inst.d):
+            row = {col[(j, v)]: inst.pi[j] * inst.H[j][c] for j in range(inst.m) if (j, v) in col and inst.H[j][c]}
+            rows.append(row)
+            rhs.append(sum((inst.pi[j] * inst.P[j][v] * inst.H[j][c] for j in range(inst.m)), Fraction(0)))
+    A = mat([[row.get(k, 0) for k in range(len(cells))] for row in rows], len(rows), len(cells))
+    keep = pivots(A.transpose())
+    As = submatrix([[A[i, k] for k in range(len(cells))] for i in range(A.nrows())], keep, list(range(len(cells))))
+    x0 = mat([[r0[j][z]] for j, z in cells], len(cells), 1)
+    b = mat([[rhs[i]] for i in keep], len(keep), 1)
+    y = solve(As * As.transpose(), b - As * x0)
+    x = x0 + As.transpose() * y
+    r = [[Fraction(0)] * inst.V for _ in range(inst.m)]
+    for k, (j, z) in enumerate(cells):
+        r[j][z] = to_frac(x[k, 0])
+    if any(v < 0 for row in r for v in row) or any(r[j][z] == 0 for j, z in cells):
+        return None
+    return r
+
+
+def _exact_if_optimal(inst: Instance, sbar, r):
+    """(sum pi H(r), {prime: {(j, z): beta}}, Wbar) when r's log-odds on the extended supports are
+    those of some W (then r = qbar); None otherwise. Decided exactly by exact.compatibility on the
+    instance with distributions r (its supports are the extended ones, its F is Fbar)."""
+    inst_r = Instance(name=inst.name, vocab=inst.vocab, contexts=inst.contexts, H=inst.H, pi=inst.pi,
+                      P=tuple(tuple(row) for row in r))
+    geo_r = Geometry(inst_r)
+    comp = exact.compatibility(geo_r, exact.subspace_F(geo_r))
+    if not comp.compatible:
+        return None
+    by_prime = {q: {(geo_r.E[i].j, geo_r.E[i].token): b for i, b in e["beta"].items()} for q, e in comp.by_prime.items()}
+    return exact.entropy(inst_r), by_prime, comp.W_star
+
+
+# ---------------------------------------------------------------------------------------------
+# Ball arithmetic (the checker does the same, independently)
+
+
+def _entropy_arb(pi, P):
+    with flint.ctx.workprec(600):
+        total = flint.arb(0)
+        for w, row in zip(pi, P):
+            for x in row:
+                if x:
+                    xa = flint.arb(x.numerator) / x.denominator
+                    total -= flint.arb(w.numerator) / w.denominator * xa * xa.log()
+        return total
+
+
+def ce_arb(inst: Instance, W) -> flint.arb:
+    """CE(W) for a rational W, in ball arithmetic."""
+    with flint.ctx.workprec(600):
+        total = flint.arb(0)
+        for w, h, row in zip(inst.pi, inst.H, inst.P):
+            logits = [sum((x * y for x, y in zip(Wv, h)), Fraction(0)) for Wv in W]
+            top = max(logits)
+            arb = lambda x: flint.arb(x.numerator) / x.denominator  # noqa: E731
+            lse = sum((arb(l - top).exp() for l in logits), flint.arb(0)).log()
+            part = sum((arb(p) * (lse - arb(l - top)) for p, l in zip(row, logits) if p), flint.arb(0))
+            total += flint.arb(w.numerator) / w.denominator * part
+        return total
+
+
+def _outward(x: flint.arb, digits: int = DIGITS) -> tuple[str, str]:
+    """Decimals lo <= x <= hi with ``digits`` significant digits, one unit further out than the
+    rounding (so that parsing them back into balls keeps the inequalities strict)."""
+    if x.is_exact() and x == 0:
+        return "0", "0"
+    out = []
+    with flint.ctx.workprec(600):
+        ends = ((x.lower().man_exp(), math.floor), (x.upper().man_exp(), math.ceil))
+    for (man, e), rnd in ends:
+        v = Fraction(int(man)) * Fraction(2) ** int(e)
+        if v == 0:
+            out.append(f"{'-' if rnd is math.floor else ''}1e-{digits + 300}")
+            continue
+        k = math.floor(math.log10(abs(float(v)))) if abs(v) > Fraction(1, 10**300) else -300
+        unit = Fraction(10) ** (k - digits + 1)
+        n = rnd(v / unit) + (-1 if rnd is math.floor else 1)
+        out.append(_sci(n, k - digits + 1))
+    return out[0], out[1]
+
+
+def _sci(n: int, e: int) -> str:
+    """n * 10^e as a decimal string."""
+    sign, s = ("-" if n < 0 else ""), str(abs(n))
+    point = len(s) + e
+    if 0 < point <= len(s):
+        return f"{sign}{s[:point]}.{s[point:] or '0'}"
+    if point <= 0 and point > -10:
+        return f"{sign}0.{'0' * -point}{s}"
+    return f"{sign}{s[0]}.{s[1:] or '0'}e{point - 1}"

@@ -157,10 +157,14 @@ def test_perturbed_closed_forms_fail_thm1(path, which):
 
 def test_a_tangent_off_its_limit_alone_does_not_fail_thm1(path):
     """A 1e-3 change of one W^mm entry turns it by 6.8e-4 rad: the tangent resolves that, but
-    1 - cos(W_B, W^mm') still falls like 1/B^2 at these radii, and thm1 is about W_B / B."""
+    1 - cos(W_B, W^mm') still falls like 1/B^2 at these radii, and thm1 is about W_B / B, whose
+    direction agrees with W^mm' within the tolerance (0.05): the tangent's own rate is a guess
+    (it did not hold on calibration seeds 5 and 325), so it neither fails nor blocks the pass."""
     claims = by_id(path_claims(perturbed(three_orthogonal(), "W_mm"), path))
-    assert claims["thm1"].status == Status.INCONCLUSIVE
-    assert "keeps falling" in claims["thm1"].summary
+    assert claims["thm1"].status == Status.PASS
+    assert "keeps falling like 1/B or faster, so not judged" in claims["thm1"].summary
+    tangent = claims["thm1"].evidence["direction"]["estimate"]
+    assert float(tangent["distance_to_claimed"]) > float(claims["thm1"].evidence["direction"]["resolution"])
 
 
 def test_failure_report_separable_but_incompatible():

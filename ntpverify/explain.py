@@ -35,6 +35,15 @@ MEANING = {
                        "linearly in log k)."),
     "ext-path-rate": ("Extension: along the regularisation path, ||P_F(W_B) - W*|| decays exponentially, "
                       "like e^(-B / ||W^mm||)."),
+    "ext-inf-ce": ("Extension (theory.md 7, when compatibility or separability fails): the loss of GD "
+                   "tends to inf CE, which lies inside a proven bracket; CE(W_k) - inf CE = "
+                   "sum pi KL(qbar || q(W_k))."),
+    "ext-finite-part": ("Extension (theory.md 7): the part of GD's iterate in the extended data subspace "
+                        "Fbar tends to Wbar, and the predicted probabilities tend to qbar (tokens stuck "
+                        "after a context keep a positive probability)."),
+    "ext-growth": ("Extension, a conjecture (theory.md 7): when some out-of-support token can be pushed to "
+                   "zero, ||W_k|| grows like ||What|| log k in the direction of What, the max-margin "
+                   "solution on the vanishing pairs."),
 }
 
 WHY_HYPOTHESES = {

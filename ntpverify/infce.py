@@ -67,7 +67,7 @@ def inf_ce(inst: Instance, geo: Geometry, H: LinLog, compat: exact.Compat, dec, 
     ctx = mpmath.MPContext()
     ctx.dps = NEWTON_DPS
     pairs = [(j, z) for j, s in enumerate(sbar) for z in s if z != inst.anchors[j]]
-    basis = _independent(inst, pairs)
+    basis = independent(inst, pairs)
     coeffs, W_mp, _ = minimise_ce(ctx, inst, basis, sbar)
     q_mp = [_softmax(ctx, [ctx.fdot([ctx.mpf(x.numerator) / x.denominator for x in h], row) for row in W_mp], s)
             for h, s in zip(inst.H, sbar)]
@@ -104,7 +104,7 @@ def inf_ce(inst: Instance, geo: Geometry, H: LinLog, compat: exact.Compat, dec, 
 # Newton for the minimiser of CE restricted to a subspace spanned by generators
 
 
-def _independent(inst: Instance, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def independent(inst: Instance, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """A basis among the generators (e_z - e_{a_j}) h_j^T of ``pairs`` (first independent ones)."""
     a = inst.anchors
     hh = [[sum((x * y for x, y in zip(h1, h2)), Fraction(0)) for h2 in inst.H] for h1 in inst.H]

@@ -50,7 +50,8 @@ CONTEXT_KEYS = {"name", "embedding", "next", "counts", "weight"}
 EXPECT_KEYS = {"compatible", "separable", "entropy", "F_dim", "W_star", "W_mm", "margin",
                "support", "W_mm_norm_sq", "trivial", "claims", "stuck", "vanishing", "W_hat", "inf_CE"}
 CLAIM_IDS = ("remark1", "lemma1", "prop1", "thm1", "lemma2", "thm2", "ext-loss-rate",
-             "ext-proj-rate", "ext-offset", "ext-angle-rate", "ext-path-rate")
+             "ext-proj-rate", "ext-offset", "ext-angle-rate", "ext-path-rate", "ext-inf-ce",
+             "ext-finite-part", "ext-growth")
 STATUSES = ("pass", "fail", "inconclusive", "not-applicable")
 
 

@@ -26,7 +26,7 @@ FORMAT = "ntpverify-certificate/1"
 DEFAULT_BUDGET = 60.0
 GD_SHARE = 0.75          # share of the budget gradient descent may spend; the path gets the rest
 NUMERIC_CLAIMS = ("thm1", "lemma2", "thm2", "ext-loss-rate", "ext-proj-rate", "ext-offset",
-                  "ext-angle-rate", "ext-path-rate")
+                  "ext-angle-rate", "ext-path-rate", "ext-inf-ce", "ext-finite-part", "ext-growth")
 
 
 @dataclass
@@ -68,7 +68,32 @@ def numeric_problem(ex: Exact) -> NumericProblem:
         W_mm_norm_sq=ex.svm.norm_sq if sep else None,
         multipliers={(ex.geo.all[i].j, ex.geo.all[i].token): v for i, v in ex.svm.lam.items()},
         F_basis=tuple((ex.geo.E[i].j, ex.geo.E[i].token) for i in ex.F.basis),
-        eta=ex.step.eta, eta_admissible=ex.step.admissible)
+        eta=ex.step.eta, eta_admissible=ex.step.admissible, section7=section7_data(ex))
+
+
+def section7_data(ex: Exact):
+    """The numeric layer's view of E, P, Fbar, What, Wbar, qbar and the inf CE bracket."""
+    from .numeric.ext_claims import Section7
+
+    d, b, inst = ex.dec, ex.infce, ex.inst
+    if b.W_bar is None:                # compatible, nothing stuck: the paper's objects (W*) apply
+        return None
+    pair = lambda i: (ex.geo.all[i].j, ex.geo.all[i].token)  # noqa: E731
+
+    def q(x):                          # an mpf is a binary fraction: converted exactly
+        if isinstance(x, (LinLog, Fraction)):
+            return x
+        man, exp = x.man_exp          # mpmath's mantissa is unsigned
+        return (-1 if x < 0 else 1) * Fraction(int(man)) * Fraction(2) ** int(exp)
+
+    pairs = [(j, z) for j, s in enumerate(b.sbar) for z in s if z != inst.anchors[j]]
+    return Section7(stuck=tuple(pair(i) for i in d.stuck), vanishing=tuple(pair(i) for i in d.vanishing),
+                    sbar=tuple(tuple(s) for s in b.sbar), fbar_pairs=tuple(infce.independent(inst, pairs)),
+                    W_hat=tuple(tuple(r) for r in d.W_hat) if d.vanishing else None,
+                    W_hat_norm_sq=d.W_hat_norm_sq if d.vanishing else None,
+                    W_bar=tuple(tuple(q(x) for x in r) for r in b.W_bar),
+                    q_bar=tuple(tuple(q(x) for x in r) for r in b.q_bar),
+                    inf_lower=Fraction(b.lower), inf_upper=Fraction(b.upper), inf_exact=b.expr is not None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import mpmath
 
 from ..status import ClaimResult, Status
 from . import gd
+from .ext_claims import ext7_claims
 from .gd_claims import CORE_GD_CLAIMS, DEFAULT_TOL, gd_claims, gd_hypotheses
 from .problem import NumericProblem
 
@@ -117,21 +118,29 @@ def run_gd_claims(problem: NumericProblem, *, precision: int, backend: str = "au
     spent = N * step_seconds(problem, backend)          # the first N steps (modelled)
     while True:
         run = sess.extend(N, progress)
-        claims = gd_claims(problem, run)
+        claims = gd_claims(problem, run) + ext7_claims(problem, run)
         pending = [c.id for c in claims if c.status not in DECIDED]
         schedule.append({"N": N, "modelled_seconds": round(spent, 3), "undecided": pending})
         if iterations is not None:
             return GdOutcome(run, claims, schedule,
                              f"fixed length N = {N} (--iterations or settings.gd.iterations)", why)
+        next_cost = decade_seconds(problem, backend, N)
         if hyp is not None:
             if N < FAILURE_N and not problem.instance.is_trivial():
-                spent += decade_seconds(problem, backend, N)
+                spent += next_cost
                 N *= 10          # the failure report describes a longer run
                 continue
-            return GdOutcome(run, claims, schedule, "hypotheses fail: nothing to decide", why)
+            # section 7's claims (extensions) may pay for more decades, when cheap and in budget
+            if (not pending or 10 * N > MAX_N or next_cost > EXT_DECADE_SECONDS
+                    or (budget is not None and spent + next_cost > budget)):
+                return GdOutcome(run, claims, schedule, "hypotheses fail: nothing to decide" if not pending else
+                                 f"paper's hypotheses fail; {', '.join(pending)} undecided at N = {N} (the next "
+                                 f"decade would cost about {next_cost:.3g} s)", why)
+            spent += next_cost
+            N *= 10
+            continue
         if not pending:
             return GdOutcome(run, claims, schedule, f"every claim decided at N = {N}", why)
-        next_cost = decade_seconds(problem, backend, N)
         core_pending = [c for c in pending if c in CORE_GD_CLAIMS]
         if 10 * N > MAX_N:
             return GdOutcome(run, claims, schedule, f"largest N ({N}) reached", why)

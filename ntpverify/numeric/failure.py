@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..errors import InternalError
 from .estimate import dist_l2, fmt
-from .gd import Checkpoint, Evaluator, GdRun, frob, mscale, msub, q2mpf
+from .gd import Checkpoint, Evaluator, GdRun, frob, mscale, msub
 from .gd_claims import _flat, decade_ks
 from .problem import NumericProblem
 
@@ -131,61 +131,10 @@ def _ce_f_prediction(ctx, ev: Evaluator, last: Checkpoint) -> dict:
 
 def ce_f_minimiser(ev: Evaluator):
     """(W_F, CE_F(W_F)): the minimiser on F of CE_F(W) = sum_j pi_j sum_{z in S_j} p_{j,z}
-    (logsumexp over S_j of l_j - l_{j,z}); strictly convex on F, found by damped Newton."""
-    ctx, ex = ev.ctx, ev.exact
-    pairs = ex.F_pairs
-    n = len(pairs)
-    K = [[[(q2mpf(ctx, ((v == z) - (v == ex.anchors[j1])) * ex.hh[j1][j])) for (j1, z) in pairs]
-          for v in range(ex.V)] for j in range(ex.m)]
+    (logsumexp over S_j of l_j - l_{j,z}); strictly convex on F, found by damped Newton
+    (``infce.minimise_ce``, the same Newton that finds Wbar on Fbar)."""
+    from ..infce import minimise_ce
 
-    def evaluate(c):
-        val, grad = ctx.zero, [ctx.zero] * n
-        hess = [[ctx.zero] * n for _ in range(n)]
-        for j, S in enumerate(ex.supports):
-            l = [ctx.fdot(K[j][v], c) if n else ctx.zero for v in S]
-            mx = max(l)
-            e = [ctx.exp(x - mx) for x in l]
-            tot = ctx.fsum(e)
-            s = [x / tot for x in e]
-            p = [ev.P[j][v] for v in S]
-            val += ev.pi[j] * (mx + ctx.log(tot) - ctx.fdot(p, l))
-            rows = [K[j][v] for v in S]
-            for i in range(n):
-                grad[i] += ev.pi[j] * ctx.fsum((sv - pv) * r[i] for sv, pv, r in zip(s, p, rows))
-            ks = [ctx.fdot(s, [r[i] for r in rows]) for i in range(n)]
-            for i in range(n):
-                for i2 in range(i, n):
-                    h = ctx.fsum(sv * r[i] * r[i2] for sv, r in zip(s, rows)) - ks[i] * ks[i2]
-                    hess[i][i2] += ev.pi[j] * h
-        for i in range(n):
-            for i2 in range(i):
-                hess[i][i2] = hess[i2][i]
-        return val, grad, hess
-
-    c = [ctx.zero] * n
-    val, grad, hess = evaluate(c)
-    tol = ctx.power(10, -(ctx.dps - 10))
-    for _ in range(200):
-        if n == 0:
-            break
-        step = ctx.lu_solve(ctx.matrix(hess), ctx.matrix([-g for g in grad]))
-        delta = [step[i] for i in range(n)]
-        t = ctx.one
-        while True:
-            c_t = [a + t * b for a, b in zip(c, delta)]
-            val_t, grad_t, hess_t = evaluate(c_t)
-            if val_t <= val or t < ctx.power(2, -30):
-                break
-            t /= 2
-        c, val, grad, hess = c_t, val_t, grad_t, hess_t
-        if t * ctx.sqrt(ctx.fsum(x * x for x in delta)) <= tol:
-            break
-    else:
-        raise InternalError("Newton for the minimiser of CE_F did not converge")
-    W = [[ctx.zero] * ex.d for _ in range(ex.V)]
-    for ci, (j, z) in zip(c, pairs):
-        a = ex.anchors[j]
-        for i, hji in enumerate(ev.H[j]):
-            W[z][i] += ci * hji
-            W[a][i] -= ci * hji
+    ex = ev.exact
+    _, W, val = minimise_ce(ev.ctx, ev.problem.instance, list(ex.F_pairs), [list(s) for s in ex.supports])
     return W, val

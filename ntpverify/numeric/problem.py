@@ -35,6 +35,7 @@ class NumericProblem:
     F_basis: tuple[tuple[int, int], ...] = ()
     eta: Fraction = Fraction(1, 2)
     eta_admissible: bool = True
+    section7: object | None = None     # numeric.ext_claims.Section7: E, P, Fbar, What, Wbar, qbar, bracket
 
     # Derived exact data, built once per problem and shared by GD, the path and the claims (each
     # used to rebuild it: 3.3 s apiece at paper size). A copy made with dataclasses.replace gets

@@ -13,7 +13,9 @@ tolerance it used. The checkpoints used are the decade points N/1000, N/100, N/1
   too (Stolz-Cesaro), hence cos -> 1. (The gradient's own direction has the same limit but a
   Lipschitz constant ~ k in W, so a float64 rounding bound of 1e-8 would blur it; the decade
   difference has one ~ 1/||W^mm||.) In degenerate instances the model does not apply: the
-  slowest rate 1/log k is used and nothing is failed.
+  slowest rate 1/log k is used and nothing is failed. Beside it, the claim's own W_k / ||W_k||
+  with 1/log k assumed (its error is |(W* + Wtilde)_perp| / (||W^mm|| log k)): either passing
+  decides the direction unless the other fails.
 - ``ext-loss-rate``: eta k (CE - H) / ||W^mm||^2 -> 1 (rate k^-rho).
 - ``ext-proj-rate``: log-log slope of ||P_F(W_k) - W*|| about -1; fails only when thm2's
   projection estimate is in its regime and the slope misses -1 by more than 3 x ``rate_slope`` on
@@ -241,8 +243,8 @@ def _norm_growth(v: GdView, tols: Tolerances, loss: Estimate):
 
 
 def check_thm2(v: GdView, tols: Tolerances) -> tuple[ClaimResult, Estimate, Estimate]:
-    """P_F(W_k) -> W* (rate 1/k) and cos(W_k, W^mm) -> 1 (through the growth direction, rate
-    k^-rho); see the module doc."""
+    """P_F(W_k) -> W* (rate 1/k) and cos(W_k, W^mm) -> 1, judged on W_k / ||W_k|| (1/log k) and on
+    the decade growth direction (rate k^-rho); see the module doc."""
     ctx, run = v.ctx, v.run
     ws_norm = ctx.sqrt(ctx.fsum(x * x for x in v.W_star))
     proj = estimate_limit(ctx, v.ks, [_flat(c.PF) for c in v.cps], v.W_star,
@@ -256,17 +258,29 @@ def check_thm2(v: GdView, tols: Tolerances) -> tuple[ClaimResult, Estimate, Esti
                            floor_for(run, lip, 1), "decade growth direction -> W^mm/||W^mm||", v.dir_model,
                            fail_allowed=v.degenerate is None,
                            model_note=v.degenerate or "", agreement="error", settle_from=SETTLE_K)
+    # the claim itself, W_k/||W_k|| -> W^mm/||W^mm||: W_k = W* + log(k) W^mm + Wtilde + o(1) makes
+    # its error ~ |(W* + Wtilde)_perp| / (||W^mm|| log k) (ext-angle-rate, an extension: assumed)
+    own = RateModel("log", ctx.one, "1/log k from W_k = W* + log(k) W^mm + Wtilde + o(1) (assumed)",
+                    from_theory=False)
+    wdir = estimate_limit(ctx, v.ks, [_unit(ctx, _flat(c.W)) for c in v.cps], uhat, q2mpf(ctx, tols.direction),
+                          floor_for(run, lip, 1), "W_k/||W_k|| -> W^mm/||W^mm||", own,
+                          fail_allowed=v.degenerate is None, model_note=v.degenerate or "",
+                          agreement="error", settle_from=SETTLE_K)
+    # either deciding is enough (the decade direction converging takes W_k / ||W_k|| with it), unless
+    # the other fails
+    both = (wdir.status, direc.status)
+    dir_status = PASS if PASS in both and FAIL not in both else worst(*both)
     gaps = [v.cos_gap(c) for c in v.cps]
     cos_ev = {"cos_gap": [{"k": k, "cos_gap": fmt(ctx, g)} for k, g in zip(v.ks, gaps)],
               "criterion": "pass needs 1 - cos(W_k, W^mm) to have fallen over the last decade"}
     cos_status = PASS if len(gaps) >= 2 and gaps[-1] < gaps[-2] else INC
     cos_note = f"1 - cos(W_k, W^mm) = {fmt(ctx, gaps[-1], 3)} at k = {v.ks[-1]}" + (
         "" if cos_status == PASS else " (not falling over the last decade)")
-    status = worst(proj.status, direc.status, cos_status if direc.status == PASS else PASS)
+    status = worst(proj.status, dir_status, cos_status if dir_status == PASS else PASS)
     deg = f" [degenerate: {v.degenerate}]" if v.degenerate else ""
-    res = ClaimResult("thm2", status, f"{proj.note}; {direc.note}; {cos_note}{deg}",
-                      {"projection": proj.evidence, "direction": direc.evidence, "cosine": cos_ev,
-                       "tolerances": tols.to_json()})
+    res = ClaimResult("thm2", status, f"{proj.note}; {wdir.note}; {direc.note}; {cos_note}{deg}",
+                      {"projection": proj.evidence, "direction": direc.evidence,
+                       "direction_of_W_k": wdir.evidence, "cosine": cos_ev, "tolerances": tols.to_json()})
     return res, proj, direc
 
 

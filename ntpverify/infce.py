@@ -20,13 +20,15 @@ from fractions import Fraction
 
 import flint
 import mpmath
+import numpy as np
 
 from . import exact
 from .constraints import Geometry
 from .errors import InternalError
 from .exactnum import LinLog
 from .instance import Instance
-from .linalg import mat, pivots, solve, submatrix, to_frac
+from .linalg import mat, pivots, solve, submatrix, to_fmpq, to_frac
+from .numeric.gd import arb_mid_to_mpf
 
 DIGITS = 40              # significant digits of the bracket's decimals
 NEWTON_DPS = 70          # working digits of Newton for Wbar
@@ -66,14 +68,14 @@ def inf_ce(inst: Instance, geo: Geometry, H: LinLog, compat: exact.Compat, dec, 
                      method="compatible, nothing stuck: inf CE = H (prop1), Wbar = W* (exact.W_star), qbar = p")
     ctx = mpmath.MPContext()
     ctx.dps = NEWTON_DPS
-    pairs = [(j, z) for j, s in enumerate(sbar) for z in s if z != inst.anchors[j]]
-    basis = independent(inst, pairs)
+    basis = fbar_basis(geo, dec.stuck)
     coeffs, W_mp, _ = minimise_ce(ctx, inst, basis, sbar)
+    project = _moment_projector(inst, sbar)
     q_mp = [_softmax(ctx, [ctx.fdot([ctx.mpf(x.numerator) / x.denominator for x in h], row) for row in W_mp], s)
             for h, s in zip(inst.H, sbar)]
     for den in SHORT_DENOMINATORS:            # a rational qbar closes the bracket
         r0 = [[Fraction(ctx.nstr(x, 30)).limit_denominator(den) for x in row] for row in q_mp]
-        r = _moment_point(inst, sbar, r0)
+        r = project(r0)
         if r == r0:                           # short rationals already on the moment equations
             closed = _exact_if_optimal(inst, sbar, r)
             if closed is not None:
@@ -83,7 +85,7 @@ def inf_ce(inst: Instance, geo: Geometry, H: LinLog, compat: exact.Compat, dec, 
                              method=f"qbar is rational (denominators <= {den}); its log-odds on the extended "
                                     "supports are those of an exact Wbar in Fbar: inf CE = sum pi H(qbar)")
     grid = Fraction(1, 10**ROUND_DIGITS)
-    r = _moment_point(inst, sbar, [[_round(ctx, x, grid) for x in row] for row in q_mp]) or [list(p) for p in inst.P]
+    r = project([[_round(ctx, x, grid) for x in row] for row in q_mp]) or [list(p) for p in inst.P]
     W_up = [[_round(ctx, x, grid) for x in row] for row in W_mp]
     if W_push is not None:
         W_up = [[a + PUSH * b for a, b in zip(ra, rb)] for ra, rb in zip(W_up, W_push)]
@@ -95,7 +97,7 @@ def inf_ce(inst: Instance, geo: Geometry, H: LinLog, compat: exact.Compat, dec, 
         l1 = max(2 * (2 * gap / (flint.arb(p.numerator) / p.denominator)).sqrt() for p in inst.pi)
     return InfCE(lo, hi, None, sbar, r=r, W_upper=W_up, W_bar=W_mp, q_bar=q_mp,
                  q_bar_l1=_outward(l1)[1],
-                 method=(f"lower: sum pi H(r), r = qbar (Newton, {NEWTON_DPS} digits) rounded to 1e-{ROUND_DIGITS} "
+                 method=(f"lower: sum pi H(r), r = qbar (Newton: float64, then {NEWTON_DPS} digits) rounded to 1e-{ROUND_DIGITS} "
                          "and projected exactly onto the moment equations; upper: CE at Wbar rounded"
                          + (f" + {PUSH} What" if W_push is not None else "") + "; both in ball arithmetic"))
 
@@ -104,77 +106,107 @@ def inf_ce(inst: Instance, geo: Geometry, H: LinLog, compat: exact.Compat, dec, 
 # Newton for the minimiser of CE restricted to a subspace spanned by generators
 
 
-def independent(inst: Instance, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """A basis among the generators (e_z - e_{a_j}) h_j^T of ``pairs`` (first independent ones)."""
-    a = inst.anchors
-    hh = [[sum((x * y for x, y in zip(h1, h2)), Fraction(0)) for h2 in inst.H] for h1 in inst.H]
-    G = [[((z == z2) - (z == a[j2]) - (a[j] == z2) + (a[j] == a[j2])) * hh[j][j2] for (j2, z2) in pairs]
-         for (j, z) in pairs]
-    return [pairs[k] for k in pivots(mat(G, len(pairs), len(pairs)))] if pairs else []
+def fbar_basis(geo: Geometry, stuck: list[int]) -> list[tuple[int, int]]:
+    """(j, z) for a basis of Fbar among its generators (e_z - e_{a_j}) h_j^T: the B's and, for the
+    stuck pairs, -A's (first independent ones, from the geometry's exact Gram matrix)."""
+    cons = list(range(geo.nE)) + list(stuck)
+    keep = pivots(submatrix(geo.Q, cons, cons)) if cons else []
+    return [(geo.all[cons[k]].j, geo.all[cons[k]].token) for k in keep]
 
 
 def minimise_ce(ctx, inst: Instance, pairs: list[tuple[int, int]], supports: list[list[int]]):
-    """(coefficients, W, value): the minimiser over span{(e_z - e_{a_j}) h_j^T : (j, z) in pairs}
-    (independent generators) of sum_j pi_j sum_{z in S_j} p_{j,z} log sum_{z' in supports_j}
-    exp(l_{j,z'} - l_{j,z}); strictly convex there, found by damped Newton in ``ctx``."""
-    a = inst.anchors
-    q = lambda x: ctx.mpf(x.numerator) / x.denominator  # noqa: E731
-    n = len(pairs)
-    hh = [[q(sum((x * y for x, y in zip(h1, h2)), Fraction(0))) for h2 in inst.H] for h1 in inst.H]
-    K = [[[((v == z) - (v == a[j1])) * hh[j1][j] for (j1, z) in pairs] for v in range(inst.V)]
-         for j in range(inst.m)]
-    pi = [q(x) for x in inst.pi]
-    P = [[q(x) for x in row] for row in inst.P]
+    """(coefficients, W, value) in ``ctx``: the minimiser over span{(e_z - e_{a_j}) h_j^T : (j, z) in
+    pairs} (independent generators) of sum_j pi_j sum_{z in S_j} p_{j,z} log sum_{z' in supports_j}
+    exp(l_{j,z'} - l_{j,z}); strictly convex there. Damped Newton in float64 (numpy), then
+    simplified Newton steps on ball midpoints (flint) at ctx's precision."""
+    a, n = inst.anchors, len(pairs)
+    Hm = mat([list(h) for h in inst.H], inst.m, inst.d)
+    hh = Hm * Hm.transpose()                      # <h_j, h_k>, exact
+    # K_j[v][i] = <(e_z - e_{a_j'}) h_j'^T, e_v h_j^T> for generator i = (j', z): sign pattern x <h_j', h_j>
+    K = [[[_sign(v, z, a[j1]) * hh[j1, j] if _sign(v, z, a[j1]) else 0 for (j1, z) in pairs]
+          for v in S] for j, S in enumerate(supports)]
+    P = [[inst.P[j][v] for v in S] for j, S in enumerate(supports)]
+    c = np.zeros(n)
+    Kf = [np.array([[float(x) for x in row] for row in Kj], dtype=float).reshape(len(Kj), n) for Kj in K]
+    Pf = [np.array([float(x) for x in p]) for p in P]
+    pif = [float(x) for x in inst.pi]
 
-    def evaluate(c):
-        val, grad = ctx.zero, [ctx.zero] * n
-        hess = [[ctx.zero] * n for _ in range(n)]
-        for j, S in enumerate(supports):
-            l = [ctx.fdot(K[j][v], c) if n else ctx.zero for v in S]
-            mx = max(l)
-            e = [ctx.exp(x - mx) for x in l]
-            tot = ctx.fsum(e)
-            s = [x / tot for x in e]
-            p = [P[j][v] for v in S]
-            val += pi[j] * (mx + ctx.log(tot) - ctx.fdot(p, l))
-            rows = [K[j][v] for v in S]
-            for i in range(n):
-                grad[i] += pi[j] * ctx.fsum((sv - pv) * r[i] for sv, pv, r in zip(s, p, rows))
-            ks = [ctx.fdot(s, [r[i] for r in rows]) for i in range(n)]
-            for i in range(n):
-                for i2 in range(i, n):
-                    hess[i][i2] += pi[j] * (ctx.fsum(sv * r[i] * r[i2] for sv, r in zip(s, rows)) - ks[i] * ks[i2])
-        for i in range(n):
-            for i2 in range(i):
-                hess[i][i2] = hess[i2][i]
-        return val, grad, hess
+    def f_eval(c):
+        val, g, Hs = 0.0, np.zeros(n), np.zeros((n, n))
+        for w, Kj, p in zip(pif, Kf, Pf):
+            l = Kj @ c
+            mx = l.max()
+            e = np.exp(l - mx)
+            s = e / e.sum()
+            val += w * (mx + math.log(e.sum()) - p @ l)
+            g += w * Kj.T @ (s - p)
+            ks = Kj.T @ s
+            Hs += w * (Kj.T @ (s[:, None] * Kj) - np.outer(ks, ks))
+        return val, g, Hs
 
-    c = [ctx.zero] * n
-    val, grad, hess = evaluate(c)
-    tol = ctx.power(10, -(ctx.dps - 10))
+    val, g, Hs = f_eval(c)
     for _ in range(200):
         if n == 0:
             break
-        step = ctx.lu_solve(ctx.matrix(hess), ctx.matrix([-g for g in grad]))
-        delta = [step[i] for i in range(n)]
-        t = ctx.one
+        step = np.linalg.solve(Hs, -g)
+        t = 1.0
         while True:
-            c_t = [x + t * y for x, y in zip(c, delta)]
-            val_t, grad_t, hess_t = evaluate(c_t)
-            if val_t <= val or t < ctx.power(2, -30):
+            val_t, g_t, H_t = f_eval(c + t * step)
+            if val_t <= val + 1e-15 * abs(val) or t < 1e-9:
                 break
             t /= 2
-        c, val, grad, hess = c_t, val_t, grad_t, hess_t
-        if t * ctx.sqrt(ctx.fsum(x * x for x in delta)) <= tol:
+        c, val, g, Hs = c + t * step, val_t, g_t, H_t
+        if t * np.linalg.norm(step) <= 1e-13 * max(1.0, np.linalg.norm(c)):
             break
     else:
         raise InternalError("Newton for the minimiser of the restricted cross-entropy did not converge")
+    bits = int(ctx.prec) + 20
+    with flint.ctx.workprec(bits):
+        # simplified Newton on ball midpoints: the float64 Hessian at the solution, inverted once,
+        # gains ~12 digits per step (its relative error) at the cost of a gradient
+        Ka = [flint.arb_mat(len(Kj), n, [_fq_arb(x) for row in Kj for x in row]) if n else None for Kj in K]
+        Pa = [[_fq_arb(to_fmpq(x)) for x in p] for p in P]
+        wa = [_fq_arb(to_fmpq(x)) for x in inst.pi]
+        Hinv = flint.arb_mat(n, n, [flint.arb(float(x)) for x in Hs.ravel()]).inv() if n else None
+        ca = flint.arb_mat(n, 1, [flint.arb(float(x)) for x in c])
+        for _ in range(60):
+            value, g = flint.arb(0), flint.arb_mat(n, 1)
+            for w, Kj, p in zip(wa, Ka, Pa):
+                l = Kj * ca if n else flint.arb_mat(len(p), 1)
+                mx = max((l[r, 0].mid() for r in range(len(p))), key=float)
+                e = [(l[r, 0] - mx).exp() for r in range(len(p))]
+                tot = sum(e, flint.arb(0))
+                value += w * (mx + tot.log() - sum((q * l[r, 0] for r, q in enumerate(p)), flint.arb(0)))
+                if n:
+                    g += w * (Kj.transpose() * flint.arb_mat(len(p), 1, [x / tot - q for x, q in zip(e, p)]))
+            if n == 0:
+                break
+            step = (Hinv * g.mid()).mid()
+            ca = (ca - step).mid()
+            size = max(abs(float(step[r, 0])) for r in range(n))
+            if size <= 2.0 ** -(bits - 30) * max(1.0, max(abs(float(ca[r, 0])) for r in range(n))):
+                break
+        else:
+            raise InternalError("the high-precision refinement of the restricted cross-entropy's minimiser "
+                                "did not converge")
+        cm = [arb_mid_to_mpf(ctx, ca[r, 0]) for r in range(n)]
+        value = arb_mid_to_mpf(ctx, value)
+    q = lambda x: ctx.mpf(x.numerator) / x.denominator  # noqa: E731
     W = [[ctx.zero] * inst.d for _ in range(inst.V)]
-    for ci, (j, z) in zip(c, pairs):
-        for i, hji in enumerate(inst.H[j]):
-            W[z][i] += ci * q(hji)
-            W[a[j]][i] -= ci * q(hji)
-    return c, W, val
+    for ci, (j, z) in zip(cm, pairs):
+        for col, hji in enumerate(inst.H[j]):
+            W[z][col] += ci * q(hji)
+            W[a[j]][col] -= ci * q(hji)
+    return cm, W, value
+
+
+def _sign(v: int, z: int, a: int) -> int:
+    """The coefficient of e_v in e_z - e_a."""
+    return (v == z) - (v == a)
+
+
+def _fq_arb(x) -> flint.arb:
+    return flint.arb(int(x.p)) / int(x.q) if isinstance(x, flint.fmpq) else flint.arb(x)
 
 
 def _softmax(ctx, logits, support) -> list:
@@ -192,33 +224,40 @@ def _round(ctx, x, grid: Fraction) -> Fraction:
 # The moment-matching point and the exact case
 
 
-def _moment_point(inst: Instance, sbar, r0) -> list[list[Fraction]] | None:
-    """r0 projected exactly (least change) onto {r : r_j on sbar_j, sum r_j = 1,
-    sum_j pi_j (r_j - p_j) h_j^T = 0}; None if the projection leaves a negative entry."""
+def _moment_projector(inst: Instance, sbar):
+    """r0 -> r0 projected exactly (least change) onto {r : r_j on sbar_j, sum r_j = 1,
+    sum_j pi_j (r_j - p_j) h_j^T = 0}, or None if that leaves an entry <= 0 on sbar."""
     cells = [(j, z) for j, s in enumerate(sbar) for z in s]
     col = {c: k for k, c in enumerate(cells)}
-    rows, rhs = [], []
+    n = len(cells)
+    w = [[to_fmpq(pi * x) for x in h] for pi, h in zip(inst.pi, inst.H)]
+    A = flint.fmpq_mat(inst.m + inst.V * inst.d, n)
+    rhs = []
     for j, s in enumerate(sbar):
-        rows.append({col[(j, z)]: Fraction(1) for z in s})
-        rhs.append(Fraction(1))
+        for z in s:
+            A[j, col[(j, z)]] = 1
+        rhs.append(1)
     for v in range(inst.V):
         for c in range(inst.d):
-            row = {col[(j, v)]: inst.pi[j] * inst.H[j][c] for j in range(inst.m) if (j, v) in col and inst.H[j][c]}
-            rows.append(row)
-            rhs.append(sum((inst.pi[j] * inst.P[j][v] * inst.H[j][c] for j in range(inst.m)), Fraction(0)))
-    A = mat([[row.get(k, 0) for k in range(len(cells))] for row in rows], len(rows), len(cells))
+            r = inst.m + v * inst.d + c
+            for j in range(inst.m):
+                if (j, v) in col:
+                    A[r, col[(j, v)]] = w[j][c]
+            rhs.append(sum((w[j][c] * to_fmpq(inst.P[j][v]) for j in range(inst.m) if inst.P[j][v]), flint.fmpq(0)))
     keep = pivots(A.transpose())
-    As = submatrix([[A[i, k] for k in range(len(cells))] for i in range(A.nrows())], keep, list(range(len(cells))))
-    x0 = mat([[r0[j][z]] for j, z in cells], len(cells), 1)
-    b = mat([[rhs[i]] for i in keep], len(keep), 1)
-    y = solve(As * As.transpose(), b - As * x0)
-    x = x0 + As.transpose() * y
-    r = [[Fraction(0)] * inst.V for _ in range(inst.m)]
-    for k, (j, z) in enumerate(cells):
-        r[j][z] = to_frac(x[k, 0])
-    if any(v < 0 for row in r for v in row) or any(r[j][z] == 0 for j, z in cells):
-        return None
-    return r
+    As = flint.fmpq_mat(len(keep), n, [A[i, k] for i in keep for k in range(n)])
+    gram = As * As.transpose()
+    b = flint.fmpq_mat(len(keep), 1, [rhs[i] for i in keep])
+
+    def project(r0):
+        x0 = flint.fmpq_mat(n, 1, [to_fmpq(r0[j][z]) for j, z in cells])
+        x = x0 + As.transpose() * solve(gram, b - As * x0)
+        r = [[Fraction(0)] * inst.V for _ in range(inst.m)]
+        for k, (j, z) in enumerate(cells):
+            r[j][z] = to_frac(x[k, 0])
+        return None if any(r[j][z] <= 0 for j, z in cells) else r
+
+    return project
 
 
 def _exact_if_optimal(inst: Instance, sbar, r):

@@ -75,7 +75,7 @@ def section7_data(ex: Exact):
     """The numeric layer's view of E, P, Fbar, What, Wbar, qbar and the inf CE bracket."""
     from .numeric.ext_claims import Section7
 
-    d, b, inst = ex.dec, ex.infce, ex.inst
+    d, b = ex.dec, ex.infce
     if b.W_bar is None:                # compatible, nothing stuck: the paper's objects (W*) apply
         return None
     pair = lambda i: (ex.geo.all[i].j, ex.geo.all[i].token)  # noqa: E731
@@ -86,9 +86,8 @@ def section7_data(ex: Exact):
         man, exp = x.man_exp          # mpmath's mantissa is unsigned
         return (-1 if x < 0 else 1) * Fraction(int(man)) * Fraction(2) ** int(exp)
 
-    pairs = [(j, z) for j, s in enumerate(b.sbar) for z in s if z != inst.anchors[j]]
     return Section7(stuck=tuple(pair(i) for i in d.stuck), vanishing=tuple(pair(i) for i in d.vanishing),
-                    sbar=tuple(tuple(s) for s in b.sbar), fbar_pairs=tuple(infce.independent(inst, pairs)),
+                    sbar=tuple(tuple(s) for s in b.sbar), fbar_pairs=tuple(infce.fbar_basis(ex.geo, d.stuck)),
                     W_hat=tuple(tuple(r) for r in d.W_hat) if d.vanishing else None,
                     W_hat_norm_sq=d.W_hat_norm_sq if d.vanishing else None,
                     W_bar=tuple(tuple(q(x) for x in r) for r in b.W_bar),
@@ -287,7 +286,7 @@ def _numeric_claims(ex: Exact, prob: NumericProblem, case: Case, prec: int, iter
     if not numeric:
         return [ClaimResult(cid, Status.NOT_CHECKED, "not checked: the numeric part was skipped (--exact-only)")
                 for cid in NUMERIC_CLAIMS]
-    from .numeric import drive, failure, path, path_claims
+    from .numeric import drive, ext_claims, failure, path, path_claims
 
     settings = case.settings
 
@@ -306,6 +305,9 @@ def _numeric_claims(ex: Exact, prob: NumericProblem, case: Case, prec: int, iter
     numeric_json["gd"]["adaptive"] = {"schedule": out.schedule, "stopped": out.stop_reason,
                                       "backend_choice": out.backend_choice}
     found = {c.id: c for c in out.claims}
+    series = ext_claims.section7_series(prob, run)
+    if series is not None:
+        numeric_json["gd"]["section7"] = series
     if not (prob.compatible and prob.separable) and not ex.trivial:
         numeric_json["gd"]["failure_report"] = failure.failure_report(prob, run)
     path_budget = None if budget is None else budget - out.schedule[-1]["modelled_seconds"]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ..exactnum import LinLog, fmt_q
+from ..linalg import mat, to_frac
 from ..status import ClaimResult
 from .estimate import FAIL, INC, PASS, Estimate, RateModel, estimate_limit, fmt, worst
 from .gd import GdRun, frob, q2mpf
@@ -85,14 +86,14 @@ class Ext7View:
         self.lower, self.upper = q2mpf(ctx, s.inf_lower), q2mpf(ctx, s.inf_upper)
         self.W_hat = [[q2mpf(ctx, x) for x in row] for row in s.W_hat] if s.W_hat is not None else None
         inst = problem.instance
-        a, H = inst.anchors, self.ev.H
-        n = len(s.fbar_pairs)
-        hh = [[ctx.fdot(h1, h2) for h2 in H] for h1 in H]
-        G = ctx.matrix(n, n)
-        for i, (j, z) in enumerate(s.fbar_pairs):
-            for k, (j2, z2) in enumerate(s.fbar_pairs):
-                G[i, k] = ((z == z2) - (z == a[j2]) - (a[j] == z2) + (a[j] == a[j2])) * hh[j][j2]
-        self.G_inv = ctx.inverse(G) if n else None
+        a, n = inst.anchors, len(s.fbar_pairs)
+        hh = problem.exact.hh
+        G = [[((z == z2) - (z == a[j2]) - (a[j] == z2) + (a[j] == a[j2])) * hh[j][j2] for (j2, z2) in s.fbar_pairs]
+             for (j, z) in s.fbar_pairs]
+        self.G_inv = None
+        if n:                          # the exact Gram matrix inverted exactly (flint), then rounded
+            inv = mat(G, n, n).inv()
+            self.G_inv = ctx.matrix([[q2mpf(ctx, to_frac(inv[i, k])) for k in range(n)] for i in range(n)])
         self.model = RateModel("power", ctx.one, "assumed: 1/k, the rate of the separable case's loss gap "
                                "and F-part (theory.md 6); section 7 states no rate", from_theory=False)
 
@@ -213,6 +214,26 @@ def check_growth(v: Ext7View) -> ClaimResult:
     ev["vanishing_decay"] = _decay_exponents(v)
     summary = (f"conjecture (theory.md 7; not proven): {direc.note}; {note}")
     return ClaimResult("ext-growth", worst(direc.status, status) if direc.status != FAIL else INC, summary, ev)
+
+
+def section7_series(problem: NumericProblem, run: GdRun) -> list[dict] | None:
+    """Per checkpoint: CE(W_k) - inf CE (bracket midpoint), ||P_Fbar(W_k) - Wbar||, 1 - cos(W_k, What)
+    and ||W_k||, for the report's plots against section 7's predictions (None when not applicable)."""
+    if ext7_hypotheses(problem) is not None:
+        return None
+    v = Ext7View(problem, run)
+    ctx = v.ctx
+    mid, target = (v.lower + v.upper) / 2, _flat(v.W_bar)
+    what = _flat(v.W_hat) if v.W_hat is not None else None
+    nh = ctx.sqrt(ctx.fsum(x * x for x in what)) if what else None
+    out = []
+    for c in run.checkpoints:
+        row = {"k": c.k, "ce_minus_inf": fmt(ctx, c.ce - mid), "norm": fmt(ctx, c.norm),
+               "fbar_err": fmt(ctx, ctx.sqrt(ctx.fsum((a - b) ** 2 for a, b in zip(_flat(v.project_fbar(c.W)), target))))}
+        if what and c.norm:
+            row["cos_gap_W_hat"] = fmt(ctx, 1 - ctx.fdot(_flat(c.W), what) / (c.norm * nh))
+        out.append(row)
+    return out
 
 
 def _decay_exponents(v: Ext7View) -> list:

@@ -147,6 +147,7 @@ def _figures(cells: list[dict], ths: list[dict]) -> dict[str, bytes]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     pairs = sorted({(c["V"], c["support"]) for c in cells})
     ms = sorted({c["m"] for c in cells})
@@ -154,10 +155,15 @@ def _figures(cells: list[dict], ths: list[dict]) -> dict[str, bytes]:
     files = {}
 
     def save(fig, name):
+        from PIL import Image     # matplotlib's own dependency
+
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=72)
         plt.close(fig)
-        files[name] = buf.getvalue()
+        buf.seek(0)
+        small = io.BytesIO()      # a 256-colour palette: line plots look the same at a third of the size
+        Image.open(buf).convert("RGB").quantize(colors=256).save(small, format="PNG", optimize=True)
+        files[name] = small.getvalue()
 
     def series(V, s, m, key):
         cs = sorted((c for c in cells if (c["V"], c["support"], c["m"]) == (V, s, m) and c["n"]),
@@ -222,7 +228,13 @@ def _figures(cells: list[dict], ths: list[dict]) -> dict[str, bytes]:
         save(fig, "threshold.png")
 
     # 3. against m at fixed d (the d values that occur with at least two m)
-    fixed = sorted(d for d in {c["d"] for c in cells} if len({c["m"] for c in cells if c["d"] == d}) >= 2)
+    n_m = {d: len({c["m"] for c in cells if c["d"] == d}) for d in {c["d"] for c in cells}}
+    fixed = sorted(d for d in n_m if n_m[d] >= 2)
+    if len(fixed) > 4:          # at most four curves: those with the most m, spread over the range
+        best = max(n_m[d] for d in fixed)
+        fixed = [d for d in fixed if n_m[d] == best] or fixed
+        fixed = [fixed[round(i * (len(fixed) - 1) / 3)] for i in range(4)] if len(fixed) > 4 else fixed
+        fixed = sorted(set(fixed))
     if fixed:
         fig, axes = plt.subplots(1, len(pairs), figsize=(2.4 * len(pairs) + 0.4, 2.8), squeeze=False, sharey=True)
         for i, (V, s) in enumerate(pairs):
@@ -261,6 +273,7 @@ def _figures(cells: list[dict], ths: list[dict]) -> dict[str, bytes]:
             axes[1][i].errorbar(x, [c["tight_mean"] / m for c in cs], yerr=[c["tight_sd"] / m for c in cs],
                                 marker="o", ms=3, lw=1, capsize=2, color=colors[m])
         axes[0][i].set_yscale("log")
+        axes[0][i].yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         axes[0][i].set_title(f"V = {V}, |S_j| = {s}", fontsize=9)
         axes[1][i].set_xlabel("d / m")
     axes[0][0].set_ylabel("||W^mm|| (median, IQR)")
@@ -309,6 +322,8 @@ def render_html(sweep, rows: list[dict], cells: list[dict], ths: list[dict], fig
     for t in ths:
         parts.append(f"<tr><td>{t['V']}</td><td>{t['support']}</td><td>{t['m']}</td><td>{_fmt_t(t)}</td></tr>")
     parts.append("</table>")
+    titles = {"phase.png": "Separable, compatible, both", "threshold.png": "Threshold against |S_j| and V",
+              "by_m.png": "Against m at fixed d", "wmm.png": "||W^mm|| and tight constraints"}
     captions = {
         "phase.png": "Fraction of instances separable, compatible and both against d/m, one line per m, "
                      "with Wilson 95 % intervals (dotted for V = 2, |S_j| = 1: Cover's formula).",
@@ -318,7 +333,7 @@ def render_html(sweep, rows: list[dict], cells: list[dict], ths: list[dict], fig
                    "the number of tight margin constraints of W^mm per context (mean +- sd).",
     }
     for name in figures:
-        parts.append(f"<h2>{esc(captions[name].split(',')[0].split('.')[0])}</h2><p>{esc(captions[name])}</p>"
+        parts.append(f"<h2>{esc(titles[name])}</h2><p>{esc(captions[name])}</p>"
                      f"<img src='{esc(folder)}/{esc(name)}' alt='{esc(name)}'>")
     parts.append("<details><summary>Every cell</summary><table><tr><th>V</th><th>|S_j|</th><th>m</th>"
                  "<th>d</th><th>d/m</th><th>ok</th><th>error</th><th>timeout</th><th>separable [95 %]</th>"

@@ -26,6 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 from clihelp import cli_env, run
+from crosscheck_separability import lp_separable   # scripts/: the LP oracle (scipy HiGHS)
 from ntpverify.cli import main
 from ntpverify.instance import parse_case
 from ntpverify.sweep import Cell, instance_text, parse_sweep
@@ -97,10 +98,11 @@ def test_same_table_on_one_worker_with_other_batches(small, tmp_path):
 def test_rerun_into_a_finished_folder_does_nothing(small):
     src, out, _ = small
     before = table(out)
-    res = CliRunner().invoke(main, ["sweep", str(src), "-o", str(out)])
+    res = CliRunner().invoke(main, ["sweep", str(src), "-o", str(out), "--report"])
     assert res.exit_code == 0, res.output
     assert "0 run now, 45 from before" in res.output
     assert table(out) == before
+    assert "<h1>Sweep <code>small</code></h1>" in (out / "report.html").read_text()
 
 
 def test_killed_run_resumes_to_the_same_table(small, tmp_path):
@@ -285,26 +287,6 @@ def test_instances_are_pure_functions_of_ensemble_cell_and_seed():
             assert all(len(S) == c.support for S in inst.supports)
             assert all(p[z] >= Fraction(1, 100) for p, S in zip(inst.P, inst.supports) for z in S)
             assert sum(inst.pi) == 1
-
-
-def lp_separable(H: np.ndarray, labels: list[int], V: int) -> bool:
-    """Independent: multiclass linear separability without bias as an LP feasibility problem
-    (HiGHS): is there W with (w_y - w_v) . h_j >= 1 for every j and v != y_j?"""
-    from scipy.optimize import linprog
-
-    m, d = H.shape
-    rows = []
-    for j in range(m):
-        for v in range(V):
-            if v != labels[j]:
-                row = np.zeros(V * d)
-                row[labels[j] * d:(labels[j] + 1) * d] = -H[j]
-                row[v * d:(v + 1) * d] = H[j]
-                rows.append(row)
-    res = linprog(np.zeros(V * d), A_ub=np.array(rows), b_ub=-np.ones(len(rows)), bounds=(None, None),
-                  method="highs")
-    assert res.status in (0, 2), res.message
-    return res.status == 0
 
 
 def test_one_token_supports_are_multiclass_linear_separability():

@@ -17,7 +17,8 @@ import sympy
 from .exactnum import LinLog, fmt_q, sqrt_text
 from .instance import Case, Instance
 from .exact import decimal
-from .runner import Exact, run_exact
+from .explain import section7_lines
+from .runner import Exact, decomposition_json, inf_ce_detail, run_exact
 from .summary import matrix_lines
 
 EXPAND_MAX_D = 4          # write <B, W> out coordinate by coordinate up to this d
@@ -186,11 +187,17 @@ def render_text(ex: Exact, show: Show | None = None) -> str:
                         for i, v in sorted(f["mu"].items()) if v)
         L.append(f"  NOT separable. Farkas certificate: {lam}" + (f" + {mu}" if mu else "")
                  + " = 0 with lambda >= 0, sum lambda > 0: pairing with any feasible W would give 0 >= sum lambda.")
+    L += [""] + section7_lines(_section7_json(ex), inf_ce_detail(ex), q=lambda t: show.q(Fraction(t)))
     s = ex.step
     L += ["", f"GD step: eta = {fmt_q(s.eta)} ({'auto' if s.auto else 'from the case'}; "
               f"{'proven eta * lambda_max(M) <= 1, so eta <= 1/(2L)' if s.admissible else 'NOT proven admissible'})"]
     L += show.note(latex=False)
     return "\n".join(L) + "\n"
+
+
+def _section7_json(ex: Exact) -> dict:
+    """The certificate's section-7 fields (decomposition, W_hat, inf_CE) and the entropy's text."""
+    return {**decomposition_json(ex), "entropy": {"expr": str(ex.H)}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,9 +364,37 @@ def render_latex(ex: Exact, show: Show | None = None) -> str:
                               for i, v in sorted(f["mu"].items()) if v])
         L.append(r"Not separable; Farkas certificate ($A_{j,v} = (e_{a_j} - e_v) h_j^\top$): "
                  r"\[ " + terms + r" = 0. \]")
+    L += _tex_section7(ex, show, ctx, tok)
     s = ex.step
     L.append(r"\paragraph{Gradient descent step.} $\eta = " + _tex(_q_sym(s.eta)) + "$ "
              + (r"(proven $\eta\,\lambda_{\max}(M) \le 1$, hence $\eta \le 1/(2L)$)." if s.admissible
                 else r"(\emph{not} proven admissible)."))
     L += show.note(latex=True)
     return "\n".join(L) + "\n"
+
+
+def _tex_section7(ex: Exact, show: Show, ctx: list[str], tok: list[str]) -> list[str]:
+    """theory.md section 7 in LaTeX: stuck pairs and their certificate, What, inf CE."""
+    d, b, geo = ex.dec, ex.infce, ex.geo
+    pair = lambda i: f"({ctx[geo.all[i].j]},{tok[geo.all[i].token]})"  # noqa: E731
+    L = [r"\paragraph{When the conditions fail (stuck and vanishing pairs).}"]
+    if d.stuck:
+        terms = ([f"{_tex(show.tq(v))} A_{{{pair(i)[1:-1]}}}" for i, v in sorted(d.lam.items())]
+                 + [rf"\left({_tex(show.tq(v))}\right) B_{{{pair(i)[1:-1]}}}" for i, v in sorted(d.mu.items())])
+        L.append(r"Stuck pairs $E = \{" + ", ".join(pair(i) for i in d.stuck) + r"\}$: the combination "
+                 r"\[ " + " + ".join(terms) + r" = 0 \] has $\lambda > 0$ on every stuck pair, so each stuck "
+                 r"margin $\langle A_{j,v}, W\rangle$ is $0$ on the cone $C$.")
+    else:
+        L.append(r"No pair is stuck ($E = \emptyset$).")
+    if d.vanishing:
+        L.append(r"Vanishing pairs $P = \{" + ", ".join(pair(i) for i in d.vanishing) + r"\}$; "
+                 r"$\hat W$ (margin $\ge 1$ on $P$, perpendicular to $\bar F$), with "
+                 r"$\|\hat W\|^2 = " + _tex(show.tq(d.W_hat_norm_sq)) + "$:")
+        L += _tex_matrix_display(r"\hat W", [[show.tq(x) for x in row] for row in d.W_hat])
+    if b.expr is not None:
+        L.append(r"\[ \inf \mathrm{CE} = " + _tex_linlog(b.expr) + r" \]")
+    else:
+        L.append(r"\[ \inf \mathrm{CE} \in [" + b.lower + ", " + b.upper + r"] \]"
+                 r" (a proven bracket; no exact form found).")
+    return L
+

@@ -7,6 +7,7 @@ inconclusive or not applicable, read off the claim's evidence. Nothing here deci
 from __future__ import annotations
 
 import textwrap
+from fractions import Fraction
 
 # What each claim says, in plain words (theory.md section 4 and 6).
 MEANING = {
@@ -213,3 +214,64 @@ def explain_certificate(cert: dict, width: int = 100) -> str:
         lines += textwrap.wrap(body, width=width, initial_indent="      ", subsequent_indent="      ",
                                break_long_words=False, break_on_hyphens=False)
     return "\n".join(lines) + "\n\n"
+
+
+def _pairs_text(pairs: list, most: int = 12) -> str:
+    shown = ", ".join(f"({c}, {t})" for c, t in pairs[:most])
+    return (shown + (f" and {len(pairs) - most} more" if len(pairs) > most else "")) or "none"
+
+
+def section7_lines(ex: dict, detail: dict | None = None, q=str) -> list[str]:
+    """theory.md section 7 in words, from a certificate's ``exact`` part (decomposition, W_hat,
+    inf_CE, entropy) and its ``inf_CE_detail``: which tokens are stuck after which context and
+    why (the Goldman-Tucker certificate in words), What, and inf CE's bracket. ``q`` shortens
+    long exact numbers."""
+    dec = ex["decomposition"]
+    stuck, van = dec["stuck"], dec["vanishing"]
+    out = ["When the paper's conditions fail (theory.md section 7; checked by the trusted checker):"]
+    if not stuck and not van:
+        out.append("  No out-of-support pair at all (every support is the whole vocabulary).")
+    elif not stuck:
+        out.append(f"  Nothing is stuck: all {len(van)} out-of-support pairs vanish (E is empty, the instance is "
+                   "separable), so What = W^mm.")
+    else:
+        by_ctx: dict = {}
+        for c, t in stuck:
+            by_ctx.setdefault(c, []).append(t)
+        out.append("  Stuck pairs E (the token never follows the context, yet keeps a positive limiting "
+                   "probability under GD): " + "; ".join(f"after {c}: {', '.join(ts)}" for c, ts in by_ctx.items()) + ".")
+        terms = [f"{q(e['lambda'])} A({e['context']},{e['token']})" for e in dec["lambda"]]
+        terms += [f"({q(e['mu'])}) B({e['context']},{e['token']})" for e in dec["mu"]]
+        out.append("  Why: " + " + ".join(terms[:16]) + (" + ..." if len(terms) > 16 else "") + " = 0, with "
+                   "lambda > 0 on every stuck pair (A(j,v) = (e_(a_j) - e_v) h_j^T, B(j,z) = (e_z - e_(a_j)) h_j^T). "
+                   "A decoder that keeps each context's in-support logits level and never puts an out-of-support "
+                   "token above them gives every A-term a margin >= 0 and every B-term 0; the combination sums "
+                   "to 0, so each stuck margin is 0: the stuck token can never be pushed below its context's "
+                   "support, not even in the limit.")
+        out.append(f"  Vanishing pairs P: {_pairs_text(van)}" + (
+            ": What (below) is such a decoder with margin >= 1 on each, so GD drives their probabilities to 0."
+            if van else " (none: inf CE is attained at a finite Wbar)."))
+    if ex.get("W_hat") is not None:
+        out.append(f"  What (min ||U|| with U perpendicular to Fbar and margin >= 1 on P): ||What||^2 = "
+                   f"{q(ex['W_hat_norm_sq'])}; rows in vocabulary order:")
+        out += ["    [" + ", ".join(q(x) for x in row) + "]" for row in ex["W_hat"][:12]]
+        if len(ex["W_hat"]) > 12:
+            out.append(f"    ... ({len(ex['W_hat'])} rows, see the certificate)")
+    inf = ex["inf_CE"]
+    H = (ex.get("entropy") or {}).get("expr", "?")
+    if inf["expr"] is not None:
+        out.append(f"  inf CE = {inf['expr']} exactly (= {inf['lower'][:22]}...); H = {H}"
+                   + ("" if inf["expr"] == H else "; inf CE > H: no decoder brings CE down to H."))
+    else:
+        width = float(Fraction(inf["upper"]) - Fraction(inf["lower"]))
+        out.append(f"  inf CE lies in the proven bracket [{inf['lower']}, {inf['upper']}] (width "
+                   f"{width:.1e}; no exact form found: qbar is not a short rational); H = {H}.")
+    if detail:
+        qb = detail.get("q_bar") or []
+        shown = "; ".join(f"{e['context']}: {{" + ", ".join(f"{t}: {v if '/' in v else f'{float(v):.6g}'}" for t, v in e["next"].items())
+                          + "}" for e in qb[:8])
+        bound = detail.get("q_bar_l1_bound")
+        out.append(f"  qbar (limit of GD's probabilities, on the extended supports): {shown}"
+                   + (" ..." if len(qb) > 8 else "") + ("; exact." if bound == "0" else f"; known to within {bound} "
+                                                        "(L1, by Pinsker from the bracket's width)."))
+    return out

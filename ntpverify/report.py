@@ -22,7 +22,7 @@ from urllib.parse import quote
 import numpy as np
 
 from . import __version__
-from .explain import explain_claim
+from .explain import explain_claim, section7_lines
 from .fsutil import write_page_with_folder, write_text_atomic
 from .summary import farkas_terms, product_text, witness_terms
 
@@ -486,6 +486,65 @@ def _clip(s: str, n: int = 14) -> str:
 # ---------------------------------------------------------------------------------------------
 # content
 
+def figure_section7(cert: dict) -> bytes | None:
+    """GD against theory.md section 7's predictions: CE(W_k) - inf CE, ||P_Fbar(W_k) - Wbar||,
+    1 - cos(W_k, What) and ||W_k|| against ||What|| log k (from numeric.gd.section7)."""
+    gd = (cert.get("numeric") or {}).get("gd") or {}
+    rows = gd.get("section7")
+    if not rows:
+        return None
+    ex = cert["exact"]
+    ks = [r["k"] for r in rows]
+    nh = math.sqrt(_q(ex["W_hat_norm_sq"])) if ex.get("W_hat_norm_sq") else None
+    eta = _q(gd.get("eta"))
+    fig = _figure(figsize=(10, 7.2))
+    axes = fig.subplots(2, 2).ravel()
+    specs = [("ce_minus_inf", "CE(W_k) - inf CE (bracket midpoint)"), ("fbar_err", "||P_Fbar(W_k) - Wbar||"),
+             ("cos_gap_W_hat", "1 - cos(W_k, What)"), ("norm", "||W_k||")]
+    for ax, (key, label) in zip(axes, specs):
+        ys = [_q(r.get(key)) for r in rows]
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("iteration k")
+        ax.set_xscale("log")
+        if key != "norm":
+            ax.set_yscale("log")
+        xs_m, ys_m = (_positive(ks, ys) if key != "norm" else
+                      ([k for k, y in zip(ks, ys) if math.isfinite(y)], [y for y in ys if math.isfinite(y)]))
+        if not ys_m:
+            ax.text(0.5, 0.5, "not defined (no pair vanishes)" if key == "cos_gap_W_hat" else "at the precision floor",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=9)
+            continue
+        ax.plot(xs_m, ys_m, "o-", color="C0", markersize=3.5, label="measured")
+        kk = np.logspace(math.log10(max(min(xs_m), 1)), math.log10(max(xs_m)), 200)
+        kl, yl = xs_m[-1], ys_m[-1]
+        pred, plabel = None, ""
+        if key == "ce_minus_inf" and nh and math.isfinite(eta) and eta > 0:
+            pred, plabel = nh ** 2 / (eta * kk), "||What||^2 / (eta k) (analogue of ext-loss-rate; observed only)"
+        elif key in ("ce_minus_inf", "fbar_err"):
+            pred, plabel = yl * kl / kk, "c / k (assumed rate, c fitted at the last k)"
+        elif key == "norm" and nh:
+            pred, plabel = yl + nh * (np.log(kk) - math.log(kl)), "||What|| log k + c (conjecture)"
+        if pred is not None:
+            ax.plot(kk, pred, "--", color="C3", linewidth=1.3, label="predicted: " + plabel)
+        ax.legend(fontsize=7, loc="best")
+        ax.grid(True, which="major", alpha=0.3)
+        _tidy_log_axes(ax)
+    inf = ex["inf_CE"]
+    fig.suptitle(f"GD against theory.md 7 (eta = {gd.get('eta')}, {gd.get('iterations')} iterations); inf CE = "
+                 + (inf["expr"] if inf["expr"] else f"[{inf['lower'][:14]}, {inf['upper'][:14]}]"), fontsize=9)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def section7_blocks(cert: dict) -> list:
+    """The decomposition in words, What and the inf CE bracket (theory.md 7)."""
+    ex = cert["exact"]
+    if "decomposition" not in ex:
+        return []
+    lines = section7_lines(ex, cert.get("inf_CE_detail"), q=lambda t: t if len(t) <= 24 else f"~{_q(t):.6g}")
+    return [Heading(3, "Stuck and vanishing pairs, What, inf CE (theory.md 7)")] + [Para(x.strip()) for x in lines[1:]]
+
+
 def case_blocks(cert: dict, prefix: str) -> list:
     """The blocks of one case's section; image names start with ``prefix``."""
     case, ex = cert["case"], cert["exact"]
@@ -554,6 +613,7 @@ def case_blocks(cert: dict, prefix: str) -> list:
                        "decoder as vectors (tokens with equal rows are joined with '='), the regions where "
                        "each row gives the largest logit, and the dashed margin lines of the tight "
                        "constraints.", geo))
+    B += section7_blocks(cert)
     # claims
     B.append(Heading(3, "Claims"))
     B.append(Table(["claim", "status", "evidence summary"],
@@ -580,6 +640,12 @@ def case_blocks(cert: dict, prefix: str) -> list:
             B.append(Image(f"{prefix}path.png",
                            "Regularisation path: projection error against B (predicted e^(-B/||W^mm||)) "
                            "and cosine gap against B.", path_png))
+        s7 = figure_section7(cert)
+        if s7:
+            B.append(Image(f"{prefix}section7.png",
+                           "Gradient descent against theory.md section 7 (log axes): CE(W_k) - inf CE, the "
+                           "distance of the finite part P_Fbar(W_k) to Wbar, the angle to What and the norm, "
+                           "measured (solid) and predicted (dashed).", s7))
         fr = (cert.get("numeric") or {}).get("gd", {}).get("failure_report")
         if fr:
             inf = fr.get("inf_ce", {})

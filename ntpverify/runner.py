@@ -201,8 +201,7 @@ def inf_ce_detail(ex: Exact) -> dict:
 
     def dec(x):
         return x if isinstance(x, str) else (exact.decimal(x, 20) if isinstance(x, LinLog) else
-                                             exact.decimal(LinLog.rational(x), 20) if isinstance(x, Fraction)
-                                             else mpmath.nstr(x, 20))
+                                             fmt_q(x) if isinstance(x, Fraction) else mpmath.nstr(x, 20))
 
     return {"W_bar": None if b.W_bar is None else [[dec(x) for x in row] for row in b.W_bar],
             "q_bar": [{"context": c, "next": {ex.inst.vocab[z]: dec(row[z]) for z in s}}

@@ -226,6 +226,19 @@ def _positive(xs, ys):
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
+def _k_panel(ax, label: str, ks: list, ys: list, log_y: bool) -> tuple[list, list]:
+    """Title and log-k axes of one GD panel; returns the points that can be drawn (finite, and
+    positive on a log axis)."""
+    ax.set_title(label, fontsize=10)
+    ax.set_xlabel("iteration k")
+    ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+        return _positive(ks, ys)
+    keep = [(k, y) for k, y in zip(ks, ys) if math.isfinite(y)]
+    return [k for k, _ in keep], [y for _, y in keep]
+
+
 def figure_gd(cert: dict) -> bytes | None:
     """Loss gap, projection error, cosine gap and norm of the GD iterates against k, with the
     predicted rates (drawn only when the case is compatible and separable)."""
@@ -247,11 +260,7 @@ def figure_gd(cert: dict) -> bytes | None:
              ("norm", "||W_k||", "||W^mm|| log k + c (c fitted at the last k)")]
     for ax, (key, label, pred_label) in zip(axes, specs):
         ys = [_q(c.get(key)) for c in cps]
-        ax.set_title(label, fontsize=10)
-        ax.set_xlabel("iteration k")
-        ax.set_xscale("log")
-        if key != "norm":
-            ax.set_yscale("log")
+        xs_m, ys_m = _k_panel(ax, label, ks, ys, key != "norm")
         if all(not math.isfinite(y) for y in ys):
             ax.text(0.5, 0.5, "not defined for this case\n(W* or W^mm does not exist)",
                     transform=ax.transAxes, ha="center", va="center", fontsize=9)
@@ -259,8 +268,6 @@ def figure_gd(cert: dict) -> bytes | None:
             ax.set_yticks([])
             ax.minorticks_off()
             continue
-        xs_m, ys_m = (_positive(ks, ys) if key != "norm" else
-                      ([k for k, y in zip(ks, ys) if math.isfinite(y)], [y for y in ys if math.isfinite(y)]))
         if not ys_m:
             ax.text(0.5, 0.5, "zero at every checkpoint\n(at the precision floor)", transform=ax.transAxes,
                     ha="center", va="center", fontsize=9)
@@ -502,14 +509,7 @@ def figure_section7(cert: dict) -> bytes | None:
     specs = [("ce_minus_inf", "CE(W_k) - inf CE (bracket midpoint)"), ("fbar_err", "||P_Fbar(W_k) - Wbar||"),
              ("cos_gap_W_hat", "1 - cos(W_k, What)"), ("norm", "||W_k||")]
     for ax, (key, label) in zip(axes, specs):
-        ys = [_q(r.get(key)) for r in rows]
-        ax.set_title(label, fontsize=10)
-        ax.set_xlabel("iteration k")
-        ax.set_xscale("log")
-        if key != "norm":
-            ax.set_yscale("log")
-        xs_m, ys_m = (_positive(ks, ys) if key != "norm" else
-                      ([k for k, y in zip(ks, ys) if math.isfinite(y)], [y for y in ys if math.isfinite(y)]))
+        xs_m, ys_m = _k_panel(ax, label, ks, [_q(r.get(key)) for r in rows], key != "norm")
         if not ys_m:
             ax.text(0.5, 0.5, "not defined (no pair vanishes)" if key == "cos_gap_W_hat" else "at the precision floor",
                     transform=ax.transAxes, ha="center", va="center", fontsize=9)

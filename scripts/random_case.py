@@ -12,19 +12,25 @@ import argparse
 import random
 
 
+def case_text(name: str, vocab: list[str], contexts: list[tuple[list[str], dict[str, int]]]) -> str:
+    """A case file: contexts x0, x1, ... as (embedding entries as text, counts per token)."""
+    lines = [f"name: {name}", f"vocabulary: [{', '.join(vocab)}]", "contexts:"]
+    for j, (emb, counts) in enumerate(contexts):
+        lines.append(f"  - name: x{j}")
+        lines.append(f"    embedding: [{', '.join(emb)}]")
+        lines.append("    counts: {" + ", ".join(f"{t}: {c}" for t, c in counts.items()) + "}")
+    return "\n".join(lines) + "\n"
+
+
 def random_case_text(m: int = 50, d: int = 60, V: int = 10, support: int = 6, seed: int = 0) -> str:
     rng = random.Random(seed)
     vocab = [f"t{i}" for i in range(V)]
-    lines = [f"name: random-m{m}-d{d}-V{V}-s{support}-seed{seed}",
-             f"vocabulary: [{', '.join(vocab)}]", "contexts:"]
-    for j in range(m):
+    contexts = []
+    for _ in range(m):
         emb = [f"{rng.randint(-100, 100)}/100" for _ in range(d)]
         toks = sorted(rng.sample(range(V), support))
-        counts = ", ".join(f"{vocab[t]}: {rng.randint(1, 9)}" for t in toks)
-        lines.append(f"  - name: x{j}")
-        lines.append(f"    embedding: [{', '.join(emb)}]")
-        lines.append(f"    counts: {{{counts}}}")
-    return "\n".join(lines) + "\n"
+        contexts.append((emb, {vocab[t]: rng.randint(1, 9) for t in toks}))
+    return case_text(f"random-m{m}-d{d}-V{V}-s{support}-seed{seed}", vocab, contexts)
 
 
 def main() -> None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import random
 
+from random_case import case_text
+
 KINDS = ("underparam", "duplicate")
 
 
@@ -38,14 +40,11 @@ def ext_case_text(seed: int, kind: str | None = None) -> str:
                 e[0] = 1
         m = rng.randint(4, 6)
         embs = [base[j % len(base)] for j in range(m)]
-    lines = [f"name: ext-{kind}-seed{seed}", f"vocabulary: [{', '.join(vocab)}]", "contexts:"]
+    contexts = []
     for j in range(m):
         toks = sorted(rng.sample(range(V), rng.randint(1, V - 1)))
-        counts = ", ".join(f"{vocab[t]}: {rng.randint(1, 5)}" for t in toks)
-        lines.append(f"  - name: x{j}")
-        lines.append(f"    embedding: [{', '.join(str(x) for x in embs[j])}]")
-        lines.append(f"    counts: {{{counts}}}")
-    return "\n".join(lines) + "\n"
+        contexts.append(([str(x) for x in embs[j]], {vocab[t]: rng.randint(1, 5) for t in toks}))
+    return case_text(f"ext-{kind}-seed{seed}", vocab, contexts)
 
 
 def main() -> None:

@@ -35,14 +35,17 @@ import mpmath
 
 from ..errors import NoConvergence
 from .gd import Evaluator, arb_mid_to_mpf, fmt_mpf, frob, mpf_to_arb, msub, q2mpf
+from . import path_reduced
 from .problem import NumericProblem, failing_condition
 
 DEFAULT_RADII = tuple(Fraction(b) for b in (2, 5, 10, 20, 40, 80))
 PATH_GUARD = 10
 RESIDUAL_EXTRA = 20
-MAX_UNKNOWNS = 200
+DENSE_MAX_UNKNOWNS = 200     # V d up to which the dense system is used (small cases)
+MAX_UNKNOWNS = 2000         # V r up to which the reduced system runs (see path_reduced)
 MAX_NEWTON = 60
 MAX_DOUBLINGS = 8
+EVALUATOR_SLACK = 20        # reduced method: spare digits of its one Evaluator
 
 
 @dataclass
@@ -163,6 +166,39 @@ class _System:
                 raise NoConvergence("the path's Newton system is singular at this precision") from None
             return [arb_mid_to_mpf(self.ctx, x[i, 0]) for i in range(n)]
 
+    # the interface the tracer uses (shared with ``path_reduced.ReducedSystem``): x is W itself
+    high = False
+    easy_steps = 7
+
+    def newton(self, W, nu, B, step_tol):
+        return _newton(self, W, nu, B, step_tol)
+
+    def tangent(self, W, nu, S, B, tol=None) -> list:
+        """dW/dB (flat, index v d + i) and dnu/dB: J t = [0; B] (to the working precision)."""
+        return self.solve(self.jacobian(W, nu, S), [self.ctx.zero] * (self.V * self.d) + [B])
+
+    def predict(self, W, t, dB):
+        d = self.d
+        return [[w + dB * t[v * d + i] for i, w in enumerate(r)] for v, r in enumerate(W)]
+
+    def W_of(self, W):
+        return W
+
+    def tangent_W(self, t):
+        d = self.d
+        return [[t[v * d + i] for i in range(d)] for v in range(self.V)]
+
+    def start(self, B):
+        """Steepest-descent start: for small B, W_B ~ -B grad CE(0) / ||grad CE(0)||."""
+        ctx = self.ctx
+        zero = [[ctx.zero] * self.d for _ in range(self.V)]
+        g = self.ev.grad(zero)
+        ng = frob(ctx, g)
+        if not ng:
+            raise NoConvergence("grad CE(0) = 0: W = 0 minimises CE, the ball constraint never binds")
+        Bm = q2mpf(ctx, B)
+        return [[-Bm * x / ng for x in r] for r in g], ng / Bm
+
 
 def _merit(ctx, F1, F2, g, W, nu, B):
     """max(relative stationarity, relative norm defect): scale-free Newton progress measure."""
@@ -207,7 +243,8 @@ def _newton(sys_: _System, W, nu, B, step_tol):
 
 def run_path(problem: NumericProblem, radii: Sequence = DEFAULT_RADII, precision: int = 50,
              confirm_digits: int | None = None, max_radius=Fraction(2560),
-             progress: Callable[[int, int], None] | None = None, budget: float | None = None) -> PathRun:
+             progress: Callable[[int, int], None] | None = None, budget: float | None = None,
+             method: str = "auto") -> PathRun:
     """Compute W_B at each radius (sorted), then keep doubling B until P_F(W_B) matches W* to
     ``confirm_digits`` digits, or B would exceed ``max_radius``, or the next radius would take the
     modelled cost (``radius_seconds``) past ``budget`` seconds (requested radii beyond the first
@@ -225,15 +262,23 @@ def run_path(problem: NumericProblem, radii: Sequence = DEFAULT_RADII, precision
     why = failing_condition(problem)
     if why is not None:
         return PathRun(precision, confirm, [], ctx, skipped=why)
-    inst = problem.instance
-    if inst.V * inst.d > MAX_UNKNOWNS:
+    method = path_method(problem) if method == "auto" else method
+    if method is None:
         return PathRun(precision, confirm, [], ctx,
-                       not_run=(f"the dense Newton path has V d = {inst.V * inst.d} unknowns, above "
-                                f"the limit {MAX_UNKNOWNS}"))
+                       not_run=(f"the reduced Newton path has V r = {reduced_unknowns(problem)} unknowns "
+                                f"(r = rank of the embeddings), above the limit {MAX_UNKNOWNS}"))
     radii = sorted({Fraction(b) for b in radii})
     if not radii or radii[0] <= 0:
         raise ValueError("radii must be positive")
-    tracer = _Tracer(problem, precision, ctx, confirm, progress, len(radii))
+    tracer = _Tracer(problem, precision, ctx, confirm, progress, len(radii), method)
+    with path_reduced.one_blas_thread():
+        _trace(tracer, problem, precision, radii, max_radius, budget)
+    return PathRun(precision, confirm, tracer.points, ctx, None, tracer.confirmed(),
+                   time.perf_counter() - start)
+
+
+def _trace(tracer, problem, precision, radii, max_radius, budget) -> None:
+    """The requested radii, then the doublings (see ``run_path``)."""
     spent = 0.0
 
     def affordable(B) -> bool:
@@ -253,8 +298,19 @@ def run_path(problem: NumericProblem, radii: Sequence = DEFAULT_RADII, precision
         spent += radius_seconds(problem, precision, B)
         tracer.reach(B)
         tracer.record(B, added=True)
-    return PathRun(precision, confirm, tracer.points, ctx, None, tracer.confirmed(),
-                   time.perf_counter() - start)
+
+
+def reduced_unknowns(problem: NumericProblem) -> int:
+    """V r: the reduced system's unknowns besides nu (r = rank of the embeddings)."""
+    return problem.instance.V * len(path_reduced.basis_rows(problem.exact))
+
+
+def path_method(problem: NumericProblem) -> str | None:
+    """"dense" up to V d = DENSE_MAX_UNKNOWNS, else "reduced" up to V r = MAX_UNKNOWNS, else None."""
+    inst = problem.instance
+    if inst.V * inst.d <= DENSE_MAX_UNKNOWNS:
+        return "dense"
+    return "reduced" if reduced_unknowns(problem) <= MAX_UNKNOWNS else None
 
 
 PATH_SECONDS = 5e-7          # modelled seconds per radius: c (V d + 1)^3 (1 + digits / 100) x 6 Newton steps
@@ -270,97 +326,106 @@ def radius_seconds(problem: NumericProblem, precision: int, B) -> float:
 
 
 class _Tracer:
-    """Continuation state: the current (B, W, nu, tangent) and the recorded points."""
+    """Continuation state: the current (B, x, nu, tangent) and the recorded points. ``method``
+    "dense" (x = W, the V d + 1 Newton system) or "reduced" (``path_reduced``: x = vec C)."""
 
-    def __init__(self, problem, precision, ctx, confirm, progress, n_requested):
+    def __init__(self, problem, precision, ctx, confirm, progress, n_requested, method="dense"):
         self.problem, self.precision, self.ctx, self.confirm = problem, precision, ctx, confirm
         self.progress, self.n_requested = progress, n_requested
         self.exact = problem.exact
         self.mm_norm = math.sqrt(float(problem.W_mm_norm_sq))
-        self.systems: dict[int, _System] = {}
+        self.method = method
+        self.rows = path_reduced.basis_rows(self.exact) if method == "reduced" else None
+        self.high = False                # reduced: float64 stopped contracting (arb from then on)
+        self.systems: dict = {}
+        self.ev, self.ev_dps = None, 0
         self.points: list[PathPoint] = []
         self.B = None
-        self.W = self.nu = self.tangent = None
+        self.x = self.nu = self.aux = self.tangent = None
         self.steps = 0
         self.h = Fraction(max(1, round(self.mm_norm)))
 
-    def system(self, B) -> _System:
+    def system(self, B):
         digits = path_digits(self.precision, B, self.mm_norm)
         self.ctx.dps = digits
         if digits not in self.systems:
-            self.systems = {digits: _System(self.problem, self.exact, self.ctx)}
+            if self.method == "dense":
+                self.systems = {digits: _System(self.problem, self.exact, self.ctx)}
+            else:
+                self.systems = {digits: path_reduced.ReducedSystem(self.problem, self.exact, self.ctx,
+                                                                   self.rows, self.high)}
         return self.systems[digits]
+
+    def evaluator(self, dps: int) -> Evaluator:
+        """An Evaluator with at least ``dps`` digits. The dense method builds one at exactly the
+        system's digits; the reduced one keeps one built with RESIDUAL_EXTRA + EVALUATOR_SLACK
+        digits to spare and rebuilds it only when that is not enough (an Evaluator inverts the
+        Gram matrix of F: 2.5-5 s at paper size)."""
+        if self.method == "dense":
+            return self.systems[dps].ev if dps in self.systems else Evaluator(self.problem, self.exact, self.ctx)
+        if self.ev is None or self.ev_dps < dps:
+            self.ev_dps = dps + RESIDUAL_EXTRA + EVALUATOR_SLACK
+            with self.ctx.workdps(self.ev_dps):
+                self.ev = Evaluator(self.problem, self.exact, self.ctx)
+        return self.ev
 
     def step_tol(self, B):
         return self.ctx.power(10, -(self.precision + PATH_GUARD // 2)) * max(1, q2mpf(self.ctx, B))
-
-    def _start(self, B):
-        """Steepest-descent start: for small B, W_B ~ -B grad CE(0) / ||grad CE(0)||."""
-        sys_ = self.system(B)
-        ctx = self.ctx
-        zero = [[ctx.zero] * sys_.d for _ in range(sys_.V)]
-        g = sys_.ev.grad(zero)
-        ng = frob(ctx, g)
-        if not ng:
-            raise NoConvergence("grad CE(0) = 0: W = 0 minimises CE, the ball constraint never binds")
-        Bm = q2mpf(ctx, B)
-        W = [[-Bm * x / ng for x in r] for r in g]
-        nu = ng / Bm
-        return W, nu
 
     def reach(self, target: Fraction) -> None:
         """Continue from the current point to radius ``target`` (adaptive steps)."""
         if self.B is None:
             B0 = min(target, Fraction(1, 2))
-            W, nu = self._start(B0)
             sys_ = self.system(B0)
-            W, nu, steps, S = _newton(sys_, W, nu, q2mpf(self.ctx, B0), self.step_tol(B0))
-            self._accept(B0, W, nu, steps, S, sys_)
+            x, nu = sys_.start(B0)
+            x, nu, steps, aux = sys_.newton(x, nu, q2mpf(self.ctx, B0), self.step_tol(B0))
+            self._accept(B0, x, nu, steps, aux, sys_)
         while self.B < target:
             Bn = min(target, self.B + self.h)
             try:
-                steps = self._advance(Bn)
+                steps, easy = self._advance(Bn)
             except NoConvergence:
                 self.h /= 2
                 if self.h < Fraction(1, 1000):
                     raise
                 continue
-            if steps <= 7:
+            if steps <= easy:
                 self.h = min(self.h * 3 / 2, Fraction(8 * max(1, round(self.mm_norm))))
 
-    def _advance(self, Bn: Fraction) -> int:
+    def _advance(self, Bn: Fraction):
         sys_ = self.system(Bn)
         ctx = self.ctx
         dB = q2mpf(ctx, Bn - self.B)
-        d = sys_.d
-        W = [[w + dB * self.tangent[v * d + i] for i, w in enumerate(r)] for v, r in enumerate(self.W)]
+        x = sys_.predict(self.x, self.tangent, dB)
         # nu decays exponentially in B: extrapolate log nu linearly
         nu = self.nu * ctx.exp(dB * self.tangent[-1] / self.nu)
-        W, nu, steps, S = _newton(sys_, W, nu, q2mpf(ctx, Bn), self.step_tol(Bn))
-        self._accept(Bn, W, nu, steps, S, sys_)
-        return steps
+        try:
+            x, nu, steps, aux = sys_.newton(x, nu, q2mpf(ctx, Bn), self.step_tol(Bn))
+        finally:
+            self.high = self.high or sys_.high
+        self._accept(Bn, x, nu, steps, aux, sys_)
+        return steps, sys_.easy_steps
 
-    def _accept(self, B, W, nu, steps, S, sys_):
-        J = sys_.jacobian(W, nu, S)
-        n = sys_.V * sys_.d
-        self.tangent = sys_.solve(J, [self.ctx.zero] * n + [q2mpf(self.ctx, B)])
-        self.B, self.W, self.nu = B, W, nu
+    def _accept(self, B, x, nu, steps, aux, sys_):
+        Bm = q2mpf(self.ctx, B)
+        self.tangent = sys_.tangent(x, nu, aux, Bm, self.step_tol(B) / max(1, Bm))
+        self.high = self.high or sys_.high
+        self.B, self.x, self.nu, self.aux = B, x, nu, aux
         self.steps += steps
 
     def record(self, B: Fraction, added: bool) -> None:
         ctx, sys_ = self.ctx, self.system(B)
-        ev = sys_.ev
-        W, nu = self.W, self.nu
+        ev = self.evaluator(int(ctx.dps))
+        W, nu = sys_.W_of(self.x), self.nu
         proj = frob(ctx, msub(ev.project_F(W), ev.W_star)) if ev.W_star is not None else None
         cos = ev.cos_gap(W)
         with ctx.extradps(RESIDUAL_EXTRA):
-            hi = Evaluator(self.problem, self.exact, ctx)
+            hi = self.evaluator(int(ctx.dps))
             Bm = q2mpf(ctx, B)
             g = hi.grad(W)
             stat = frob(ctx, [[gi + nu * wi for gi, wi in zip(rg, rw)] for rg, rw in zip(g, W)]) / (nu * Bm)
             normres = frob(ctx, W) - Bm
-        d = sys_.d
-        tangent = [[self.tangent[v * d + i] for i in range(d)] for v in range(sys_.V)]
+        tangent = sys_.tangent_W(self.tangent)
         self.points.append(PathPoint(B=B, W=W, nu=+nu, digits=int(ctx.dps), newton_steps=self.steps,
                                      norm_residual=+normres, stationarity=+stat, proj_err=proj,
                                      cos_gap=cos, tangent=tangent, added=added))
@@ -369,7 +434,7 @@ class _Tracer:
             self.progress(len(self.points), max(self.n_requested, len(self.points)))
 
     def target(self):
-        ev = self.system(self.B).ev
+        ev = self.evaluator(int(self.ctx.dps))
         ws = frob(self.ctx, ev.W_star)
         return self.ctx.power(10, -self.confirm) * max(self.ctx.one, ws)
 

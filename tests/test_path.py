@@ -8,7 +8,7 @@ from fractions import Fraction
 import mpmath
 import pytest
 
-from closed_forms import separable_incompatible, three_orthogonal
+from closed_forms import F, separable_incompatible, three_orthogonal
 from ntpverify.numeric.gd import Evaluator, exact_data, frob, msub
 from ntpverify.numeric.path import DEFAULT_RADII, path_digits, run_path
 
@@ -97,3 +97,62 @@ def test_three_contexts_reproduces_the_reference_numbers():
     errs = {p.B: p.proj_err for p in path.points}
     for B, ref in ((20, 1e-4), (40, 4e-9), (80, 9e-18), (160, 4e-35)):
         assert 0.75 < float(errs[Fraction(B)] / mpmath.mpf(ref)) < 1.33, (B, errs[Fraction(B)])
+
+
+# ---------------------------------------------------------------------------------------------
+# The reduced system (numeric/path_reduced.py): W = C R in the embeddings' row space
+
+def _calibration_problem(seed):
+    from ntpverify import calibration as cal
+    from ntpverify.runner import numeric_problem
+    _, ex = cal.validate(cal.generate(seed).text)
+    return numeric_problem(ex)
+
+
+def test_reduced_system_matches_the_dense_one():
+    """Calibration seed 4 (collinear, m = 6 > rank 4 = r: W = C R uses a subset of the contexts)
+    and three_orthogonal: the same W_B, nu and tangent to the working precision."""
+    from ntpverify.numeric.path import reduced_unknowns
+    collinear = _calibration_problem(4)
+    for pb in (three_orthogonal(), collinear):
+        radii = (Fraction(2), Fraction(5), Fraction(10), Fraction(20))
+        dense = run_path(pb, radii, precision=30, confirm_digits=1, method="dense")
+        red = run_path(pb, radii, precision=30, confirm_digits=1, method="reduced")
+        ctx = dense.ctx
+        assert [p.B for p in dense.points] == [p.B for p in red.points]
+        for p, q in zip(dense.points, red.points):
+            tol = ctx.mpf(10) ** -30 * p.B
+            assert frob(ctx, msub(p.W, q.W)) < tol, p.B
+            assert abs(p.nu - q.nu) < tol * p.nu
+            assert frob(ctx, msub(p.tangent, q.tangent)) < ctx.mpf(10) ** -20
+            assert q.stationarity < ctx.mpf(10) ** -30 and abs(q.norm_residual) < tol
+    assert reduced_unknowns(collinear) < 7 * 5      # r = 4 < d = 5
+
+
+def test_medium_instance_above_the_dense_limit_passes_thm1():
+    """V d = 240 (over the dense system's 200): the reduced system (V r = 36) runs the default
+    radii in a few seconds and thm1 / ext-path-rate pass against the closed forms."""
+    from closed_forms import orthogonal_problem
+    from ntpverify.numeric.path import DENSE_MAX_UNKNOWNS, path_method
+    from ntpverify.numeric.path_claims import path_claims
+    from ntpverify.status import Status
+    contexts = [(1, {0: F(1, 2), 1: F(1, 4), 2: F(1, 4)}), (2, {1: F(2, 3), 3: F(1, 3)}),
+                (1, {2: F(1)}), (3, {0: F(1, 5), 4: F(4, 5)}), (1, {3: F(1, 2), 5: F(1, 2)}),
+                (2, {0: F(1, 3), 1: F(1, 3), 5: F(1, 3)})]
+    pb = orthogonal_problem(contexts, V=6, d=40, name="medium")
+    assert pb.instance.V * pb.instance.d > DENSE_MAX_UNKNOWNS and path_method(pb) == "reduced"
+    start = time.perf_counter()
+    path = run_path(pb, precision=30, max_radius=Fraction(80))
+    assert time.perf_counter() - start < 30
+    assert [p.B for p in path.points] == list(DEFAULT_RADII)
+    claims = {c.id: c for c in path_claims(pb, path)}
+    assert claims["thm1"].status == Status.PASS, claims["thm1"].summary
+    assert claims["ext-path-rate"].status == Status.PASS, claims["ext-path-rate"].summary
+
+
+def test_instances_above_the_reduced_limit_are_not_run(monkeypatch):
+    from ntpverify.numeric import path as path_mod
+    monkeypatch.setattr(path_mod, "DENSE_MAX_UNKNOWNS", 5)
+    monkeypatch.setattr(path_mod, "MAX_UNKNOWNS", 5)
+    run = run_path(three_orthogonal(), precision=30)
+    assert run.points == [] and "V r = 12" in run.not_run and "limit 5" in run.not_run

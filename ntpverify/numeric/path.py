@@ -17,9 +17,14 @@ precision - 20 (20 digits of margin below the requested precision), so precision
 30 digits. Added radii are marked ``added``. The observed decay is e^{-B/||W^mm||}, so on the
 3-context example B = 160 gives about 1e-35.
 
-The dense Newton system has V d + 1 unknowns and is assembled in Python; instances with V d above
-MAX_UNKNOWNS are not run (``PathRun.not_run`` says so; the claims then report "not-checked"): the
-path is meant for small hand-written cases.
+Two Newton systems solve the same equations. Up to V d = DENSE_MAX_UNKNOWNS the dense one above
+(V d + 1 unknowns, Jacobian assembled in Python, arb LU at the working precision). Beyond, the
+reduced one (``path_reduced``): W = C R in the row space of the embeddings, V r + 1 unknowns
+(r = rank of the embeddings), residuals in arb, steps from a float64 LU while float64 resolves
+the Jacobian and from an arb one after; at the paper's App. A.2 size (V r = 500) the default radii
+take about 10 s. Both give the same W_B to the working precision (tests/test_path.py). Instances
+with V r above MAX_UNKNOWNS are not run (``PathRun.not_run`` says so; the claims then report
+"not-checked").
 """
 
 from __future__ import annotations
@@ -251,8 +256,9 @@ def run_path(problem: NumericProblem, radii: Sequence = DEFAULT_RADII, precision
     three are then skipped too). The model, not the clock, keeps runs deterministic.
 
     Requires a compatible, separable, non-trivial problem; otherwise returns a PathRun with no
-    points and ``skipped`` naming the failing hypothesis. Instances with V d > MAX_UNKNOWNS are not
-    run (``not_run``). Raises NoConvergence if Newton fails. Deterministic. All arithmetic in a
+    points and ``skipped`` naming the failing hypothesis. ``method`` "auto" picks the dense system
+    up to V d = DENSE_MAX_UNKNOWNS, else the reduced one up to V r = MAX_UNKNOWNS, else the path is
+    not run (``not_run``); "dense" or "reduced" forces one. Raises NoConvergence if Newton fails. Deterministic. All arithmetic in a
     local mpmath context (flint's precision only inside ``workprec``).
     """
     start = time.perf_counter()
@@ -314,15 +320,37 @@ def path_method(problem: NumericProblem) -> str | None:
 
 
 PATH_SECONDS = 5e-7          # modelled seconds per radius: c (V d + 1)^3 (1 + digits / 100) x 6 Newton steps
-
+# The reduced system (path_reduced), n = V r + 1 unknowns, fitted at paper size (V r = 500, m = 50)
+# on this project's 2-core machine under a load of about 10: 0.9 s a radius for B = 5..80 with
+# float64 solves (10-13 Newton steps of 0.05 s: LU 0.017 s, float Jacobian 0.016 s, arb residual
+# 0.021 s, plus the recorded point); with arb solves 51 s for B = 80 -> 160 (73 digits; float64
+# steps first) and 405 s for B = 160 -> 320 (86 digits, 24 Newton steps of about 15 s beside
+# another heavy job: arb Jacobian 1.8-3 s, arb solve 4-12 s). The arb constants lean to the slow
+# side: a radius the model cannot afford is skipped, never cut short.
+REDUCED_F64_REACH = 25        # float64 solves modelled up to B = this x ||W^mm|| (e^25 ~ 7e10)
+REDUCED_F64_STEPS = 12
+REDUCED_F64_N3 = 4e-10        # s per n^3 (LU and Jacobian)
+REDUCED_F64_VMR = 6e-7        # s per V m r (1 + digits / 100) (residual in arb)
+REDUCED_ARB_STEPS = 20
+REDUCED_ARB_N3 = 3e-8         # s per n^3 digits / 40 (arb solve)
+REDUCED_ARB_N2 = 1e-5         # s per n^2 (Jacobian assembled in arb)
 
 def radius_seconds(problem: NumericProblem, precision: int, B) -> float:
-    """Modelled cost of one radius (dense mpmath Newton: 28 s for 7 radii at V d = 90, B <= 160,
-    on this project's machine)."""
+    """Modelled cost of one radius. Dense mpmath Newton: 28 s for 7 radii at V d = 90, B <= 160,
+    on this project's machine. Reduced system: the REDUCED_* constants above, float64 solves up
+    to B = REDUCED_F64_REACH ||W^mm||, arb ones beyond."""
     inst = problem.instance
-    n = inst.V * inst.d + 1
     mm = math.sqrt(float(problem.W_mm_norm_sq)) if problem.W_mm_norm_sq else 1.0
-    return PATH_SECONDS * n ** 3 * (1 + path_digits(precision, B, mm) / 100) * 6
+    digits = path_digits(precision, B, mm)
+    if path_method(problem) != "reduced":
+        n = inst.V * inst.d + 1
+        return PATH_SECONDS * n ** 3 * (1 + digits / 100) * 6
+    r = len(path_reduced.basis_rows(problem.exact))
+    n = inst.V * r + 1
+    if float(B) <= REDUCED_F64_REACH * mm:
+        residual = REDUCED_F64_VMR * inst.V * inst.m * r * (1 + digits / 100)
+        return REDUCED_F64_STEPS * (REDUCED_F64_N3 * n ** 3 + residual)
+    return REDUCED_ARB_STEPS * (REDUCED_ARB_N3 * n ** 3 * digits / 40 + REDUCED_ARB_N2 * n ** 2)
 
 
 class _Tracer:

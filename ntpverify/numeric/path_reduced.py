@@ -18,7 +18,7 @@ Structure used (theory.md 2-3, 5):
   quadratic convergence down to float64's resolution of J, then linear, each step gaining about
   16 - log10 cond(J) digits. When float64 stops contracting (cond(J) near 1e16, B near
   30 ||W^mm||) the system switches for good to Newton with the Jacobian assembled and solved in
-  arb at the working precision (``high``: about 5 s a step at V r = 500 on a loaded machine,
+  arb at the working precision (``high``: 5-15 s a step at V r = 500 on a loaded machine,
   against 0.05 s). The path tangent (J dx/dB = [0; B]) is solved the same way, refined with
   full-precision Jacobian products.
 
@@ -41,7 +41,7 @@ from .gd import arb_mid_to_mpf, mpf_to_arb, q2mpf
 STALL_CONTRACTION = 0.25   # float64 has stalled when a step shrinks less than this ...
 QUADRATIC_SIZE = 1e-8       # ... after a step below this (times B): Newton's own error is nil there
 MAX_STEPS = 300             # Newton steps at one radius with float64 solves (0.05 s each) ...
-MAX_STEPS_HIGH = 60         # ... and with arb ones (5 s each at V r = 500)
+MAX_STEPS_HIGH = 60         # ... and with arb ones (5-15 s each at V r = 500)
 MAX_REFINE = 40             # iterative refinement steps of one linear solve
 
 

@@ -32,7 +32,6 @@ import contextlib
 
 import flint
 import numpy as np
-import scipy.linalg
 
 from ..errors import NoConvergence
 from ..linalg import mat, pivots, to_fmpq
@@ -202,6 +201,8 @@ class ReducedSystem:
 
     # -- linear solves ---------------------------------------------------------------------------
     def _factor(self, aux, nu) -> None:
+        import scipy.linalg     # here, not at import: 0.2 s that the small (dense) cases never need
+
         J = self._jac_f64(aux, nu)
         if not np.all(np.isfinite(J)):
             raise NoConvergence("the path's float64 Jacobian overflowed")
@@ -213,6 +214,8 @@ class ReducedSystem:
         big = max(abs(y) for y in rhs)
         if not big:
             return [ctx.zero] * len(rhs)
+        import scipy.linalg
+
         y = scipy.linalg.lu_solve(self.lu, np.array([float(v / big) for v in rhs]), check_finite=False)
         if not np.all(np.isfinite(y)):
             raise NoConvergence("the path's float64 solve overflowed")

@@ -9,7 +9,7 @@ import mpmath
 import pytest
 
 from closed_forms import F, separable_incompatible, three_orthogonal
-from ntpverify.numeric.gd import Evaluator, exact_data, frob, msub
+from ntpverify.numeric.gd import Evaluator, arb_mid_to_mpf, exact_data, frob, msub
 from ntpverify.numeric.path import DEFAULT_RADII, path_digits, run_path
 
 
@@ -156,3 +156,35 @@ def test_instances_above_the_reduced_limit_are_not_run(monkeypatch):
     monkeypatch.setattr(path_mod, "MAX_UNKNOWNS", 5)
     run = run_path(three_orthogonal(), precision=30)
     assert run.points == [] and "V r = 12" in run.not_run and "limit 5" in run.not_run
+
+
+def test_reduced_system_in_arb_matches_the_dense_one(monkeypatch):
+    """The arb fallback (``high``: Jacobian assembled and solved in arb, used once float64 stops
+    resolving the Jacobian) forced from the start gives the dense W_B too, and its Jacobian is
+    the one the float64 path and the Jacobian-vector product use."""
+    from ntpverify.numeric import path_reduced
+    pb = _calibration_problem(4)
+    radii = (Fraction(2), Fraction(5), Fraction(10))
+    dense = run_path(pb, radii, precision=30, confirm_digits=1, method="dense")
+    init = path_reduced.ReducedSystem.__init__
+
+    def high_init(self, *args, **kw):
+        init(self, *args, **kw)
+        self.high = True
+    monkeypatch.setattr(path_reduced.ReducedSystem, "__init__", high_init)
+    red = run_path(pb, radii, precision=30, confirm_digits=1, method="reduced")
+    ctx = dense.ctx
+    for p, q in zip(dense.points, red.points):
+        assert frob(ctx, msub(p.W, q.W)) < ctx.mpf(10) ** -30 * p.B
+    sys_ = path_reduced.ReducedSystem(pb, pb.exact, ctx)
+    x, nu = sys_.start(Fraction(3))
+    aux = sys_.residual(x, nu, ctx.mpf(3))[2]
+    J = sys_._jac_arb(aux, nu)
+    J64 = sys_._jac_f64(aux, nu)
+    n = sys_.n + 1
+    assert max(abs(float(J[a, b].mid()) - J64[a, b]) for a in range(n) for b in range(n)) < 1e-12
+    t = [ctx.mpf(k % 7 - 3) / (k + 1) for k in range(n)]
+    Jt = sys_.jac_vec(aux, nu, t)
+    for a in range(n):
+        row = ctx.fsum(arb_mid_to_mpf(ctx, J[a, b]) * t[b] for b in range(n))
+        assert abs(row - Jt[a]) < ctx.mpf(10) ** -30

@@ -39,7 +39,7 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))   # p inside, despite rounding
 
 
 def crossing(x: np.ndarray, frac: np.ndarray) -> float:
@@ -143,6 +143,11 @@ def thresholds(cells: list[dict], seed: int = 0) -> list[dict]:
 # ---------------------------------------------------------------------------------------------
 # Figures
 
+def _yerr(f: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
+    """Error bar lengths below and above (never negative: the Wilson bounds are floats)."""
+    return [np.clip(f - lo, 0, None), np.clip(hi - f, 0, None)]
+
+
 def _figures(cells: list[dict], ths: list[dict]) -> dict[str, bytes]:
     import matplotlib
     matplotlib.use("Agg")
@@ -184,7 +189,7 @@ def _figures(cells: list[dict], ths: list[dict]) -> dict[str, bytes]:
                 cs, x, f, lo, hi = series(V, s, m, key)
                 if not cs:
                     continue
-                ax.errorbar(x, f, yerr=[f - lo, hi - f], color=colors[m], marker="o", ms=3, lw=1,
+                ax.errorbar(x, f, yerr=_yerr(f, lo, hi), color=colors[m], marker="o", ms=3, lw=1,
                             capsize=2, label=f"m = {m}")
                 if key == "separable" and (V, s) == (2, 1):
                     ax.plot(x, [cover(m, c["d"]) for c in cs], color=colors[m], ls=":", lw=1.2)
@@ -216,7 +221,7 @@ def _figures(cells: list[dict], ths: list[dict]) -> dict[str, bytes]:
                 ys = np.array([t["estimate"] for t in ts])
                 lo = np.array([t["low"] for t in ts])
                 hi = np.array([t["high"] for t in ts])
-                ax.errorbar(xs, ys, yerr=[np.clip(ys - lo, 0, None), np.clip(hi - ys, 0, None)],
+                ax.errorbar(xs, ys, yerr=_yerr(ys, lo, hi),
                             color=plt.cm.tab10(iv), marker="osD^v"[im % 5], ms=4, lw=1, capsize=2,
                             label=f"V = {V}, m = {m}")
         ax.axhline(0.5, color="0.7", lw=0.6, ls="--")
@@ -247,7 +252,7 @@ def _figures(cells: list[dict], ths: list[dict]) -> dict[str, bytes]:
                 f = np.array([c["separable"] / c["n"] for c in cs])
                 lo = np.array([c["ci"]["separable"][0] for c in cs])
                 hi = np.array([c["ci"]["separable"][1] for c in cs])
-                ax.errorbar([c["m"] for c in cs], f, yerr=[f - lo, hi - f], marker="o", ms=3, lw=1,
+                ax.errorbar([c["m"] for c in cs], f, yerr=_yerr(f, lo, hi), marker="o", ms=3, lw=1,
                             capsize=2, color=plt.cm.plasma(jd / max(1, len(fixed) - 1) * 0.85), label=f"d = {d}")
             ax.set_title(f"V = {V}, |S_j| = {s}", fontsize=9)
             ax.set_xlabel("m")

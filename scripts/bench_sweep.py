@@ -26,7 +26,7 @@ SHAPES = {
     # tiny exact instances (about 0.05-0.2 s each): where per-task overhead would show
     "small": "grid: {{m: [8], d: [2, 4, 6, 8], V: [3], support: [1, 2]}}\nseeds: {seeds}\n",
     # the paper's App. A.2 shape (m = 50, d = 60, V = 10, |S_j| = 6)
-    "paper": "grid: {{m: [50], d: [60], V: [10], support: [6]}}\nseeds: {seeds}\ntime_limit: 600\n",
+    "paper": "grid: {{m: [50], d: [60], V: [10], support: [6]}}\nseeds: {seeds}\ntime_limit: 3600\n",
 }
 
 
@@ -63,6 +63,10 @@ def inline(text: str) -> dict:
     c0, t0 = cpu(), time.perf_counter()
     rows = [run_item(job, c, s) for c in sweep.cells for s in sweep.seeds]
     n = len(rows)
+    for r in rows:
+        print(f"  {r['cell']}:{r['seed']} {r['status']} {r['seconds']:.1f} s wall"
+              + (f" separable={r['separable']} compatible={r['compatible']}" if r["status"] == "ok"
+                 else f": {r['error']}"), flush=True)
     return {"rows": n, "cpu_per": (cpu() - c0) / n, "wall_per": (time.perf_counter() - t0) / n,
             "ok": sum(r["status"] == "ok" for r in rows)}
 

@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from ntpverify.instance import parse_case
-from ntpverify.sweep import Cell, instance_text, parse_sweep
+from ntpverify.sweep import Cell, instance_text
+from ntpverify.sweep_report import load_rows
 
 
 def lp_separable(H: np.ndarray, y: list[int], V: int) -> bool:
@@ -62,10 +61,8 @@ def main() -> None:
     ap.add_argument("outdir")
     ap.add_argument("--limit", type=int, default=600)
     a = ap.parse_args()
-    out = Path(a.outdir)
-    sweep = parse_sweep((out / "sweep.yaml").read_bytes(), str(out / "sweep.yaml"))
-    rows = [r for r in pq.read_table(out / "results.parquet").to_pylist()
-            if r["support"] == 1 and r["status"] == "ok"]
+    sweep, rows = load_rows(a.outdir)          # the final table and any part files
+    rows = [r for r in rows if r["support"] == 1 and r["status"] == "ok"]
     # the contested cells first: separable fraction of the cell strictly between 0 and 1
     frac: dict[str, list[bool]] = {}
     for r in rows:

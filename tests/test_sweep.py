@@ -318,3 +318,11 @@ def test_one_token_supports_are_multiclass_linear_separability():
     H = np.array([[1.0, 2.0], [1.0, 2.0], [0.0, 1.0]])
     assert not lp_separable(H, [0, 1, 0], 2)
     assert lp_separable(H, [0, 0, 1], 2)
+
+
+def test_bundled_sweep_holds_ten_thousand_instances():
+    from ntpverify.sweep import load_sweep
+
+    spec = load_sweep(Path(__file__).resolve().parents[1] / "cases" / "sweeps" / "separability.yaml")
+    assert spec.size >= 10_000 and spec.compute == "exact"
+    assert {(c.V, c.support) for c in spec.cells} == {(2, 1), (3, 1), (3, 2), (5, 1), (5, 2), (5, 3)}

@@ -24,6 +24,10 @@ def test_wilson_known_values():
     assert wilson(5, 10) == pytest.approx((0.236593, 0.763407), abs=1e-6)
     assert wilson(10, 10)[1] == pytest.approx(1) and wilson(0, 0) == (0, 1)
     assert wilson(37, 100) == pytest.approx((0.281824, 0.467795), abs=1e-6)
+    for n in range(1, 300):                  # the estimate lies inside its interval, exactly
+        for k in (0, 1, n // 3, n - 1, n):
+            lo, hi = wilson(k, n)
+            assert 0 <= lo <= k / n <= hi <= 1
 
 
 def test_crossing_and_bootstrap_threshold():

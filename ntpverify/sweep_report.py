@@ -61,8 +61,9 @@ def threshold(x: np.ndarray, k: np.ndarray, n: np.ndarray, rng: np.random.Genera
     frac = k / np.maximum(n, 1)
     est = crossing(x, frac)
     boot = rng.binomial(n[None, :], frac[None, :], size=(draws, len(n))) / np.maximum(n, 1)
-    values = np.array([crossing(x, b) for b in boot])
-    lo, hi = np.percentile(values, [2.5, 97.5])
+    values = np.sort([crossing(x, b) for b in boot])
+    # order statistics, not interpolated percentiles: a resample may never cross (+-inf)
+    lo, hi = values[int(0.025 * (draws - 1))], values[math.ceil(0.975 * (draws - 1))]
     return est, float(lo), float(hi)
 
 

@@ -155,8 +155,12 @@ def minimise_ce(ctx, inst: Instance, pairs: list[tuple[int, int]], supports: lis
             if val_t <= val + 1e-15 * abs(val) or t < 1e-9:
                 break
             t /= 2
+        decrement = -float(g @ step)              # g^T H^-1 g: the predicted decrease, x 2
         c, val, g, Hs = c + t * step, val_t, g_t, H_t
-        if t * np.linalg.norm(step) <= 1e-13 * max(1.0, np.linalg.norm(c)):
+        # done when the step is negligible, or when the predicted decrease is at float64's noise
+        # (an ill-conditioned Hessian keeps the step at ~cond x 1e-16: the refinement below takes over)
+        if (t * np.linalg.norm(step) <= 1e-13 * max(1.0, np.linalg.norm(c))
+                or decrement <= 1e-20 * max(1.0, abs(val))):
             break
     else:
         raise InternalError("Newton for the minimiser of the restricted cross-entropy did not converge")

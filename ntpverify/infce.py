@@ -165,16 +165,16 @@ def minimise_ce(ctx, inst: Instance, pairs: list[tuple[int, int]], supports: lis
     else:
         raise InternalError("Newton for the minimiser of the restricted cross-entropy did not converge")
     bits = int(ctx.prec) + 20
-    with flint.ctx.workprec(bits):
-        # simplified Newton on ball midpoints: the float64 Hessian at the solution, inverted once,
-        # gains ~12 digits per step (its relative error) at the cost of a gradient
+    # the Hessian's condition costs its digits in every solve: work with that many more bits
+    extra = 20 + (2 * int(math.log2(max(np.linalg.cond(Hs), 1.0))) if n else 0)
+    with flint.ctx.workprec(bits + extra):
+        # Newton on ball midpoints, the Hessian rebuilt in arb at each step (n is small)
         Ka = [flint.arb_mat(len(Kj), n, [_fq_arb(x) for row in Kj for x in row]) if n else None for Kj in K]
         Pa = [[_fq_arb(to_fmpq(x)) for x in p] for p in P]
         wa = [_fq_arb(to_fmpq(x)) for x in inst.pi]
-        Hinv = flint.arb_mat(n, n, [flint.arb(float(x)) for x in Hs.ravel()]).inv() if n else None
         ca = flint.arb_mat(n, 1, [flint.arb(float(x)) for x in c])
         for _ in range(60):
-            value, g = flint.arb(0), flint.arb_mat(n, 1)
+            value, g, Hn = flint.arb(0), flint.arb_mat(n, 1), flint.arb_mat(n, n)
             for w, Kj, p in zip(wa, Ka, Pa):
                 l = Kj * ca if n else flint.arb_mat(len(p), 1)
                 mx = max((l[r, 0].mid() for r in range(len(p))), key=float)
@@ -182,10 +182,16 @@ def minimise_ce(ctx, inst: Instance, pairs: list[tuple[int, int]], supports: lis
                 tot = sum(e, flint.arb(0))
                 value += w * (mx + tot.log() - sum((q * l[r, 0] for r, q in enumerate(p)), flint.arb(0)))
                 if n:
-                    g += w * (Kj.transpose() * flint.arb_mat(len(p), 1, [x / tot - q for x, q in zip(e, p)]))
+                    sv = [x / tot for x in e]
+                    g += w * (Kj.transpose() * flint.arb_mat(len(p), 1, [x - q for x, q in zip(sv, p)]))
+                    ks = Kj.transpose() * flint.arb_mat(len(p), 1, sv)
+                    D = flint.arb_mat(len(p), len(p))
+                    for r, x in enumerate(sv):
+                        D[r, r] = x
+                    Hn += w * (Kj.transpose() * D * Kj - ks * ks.transpose())
             if n == 0:
                 break
-            step = (Hinv * g.mid()).mid()
+            step = Hn.mid().solve(g.mid(), algorithm="approx").mid()
             ca = (ca - step).mid()
             size = max(abs(float(step[r, 0])) for r in range(n))
             if size <= 2.0 ** -(bits - 30) * max(1.0, max(abs(float(ca[r, 0])) for r in range(n))):

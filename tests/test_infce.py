@@ -37,17 +37,22 @@ def test_worked_example_values_match_theory():
     assert F(b.lower) < F(b.upper) and F(b.upper) - F(b.lower) < F(1, 10**38)
 
 
-def test_ill_conditioned_restricted_newton_still_brackets():
-    """A sweep instance (m = 12, d = 9, V = 3, seed 55) whose CE_Fbar Hessian has condition 3e9 at
-    the minimiser: float64 Newton stalls at steps of ~1e-10 and must hand over to the ball
-    refinement instead of giving up; the bracket is then 40 digits wide and verifies."""
+@pytest.mark.parametrize("name", ["ill-conditioned-fbar", "refine-stall-1", "refine-stall-2"])
+def test_ill_conditioned_restricted_newton_still_brackets(name):
+    """Bundled-sweep instances whose CE_Fbar Hessian is ill-conditioned at the minimiser (the first,
+    m = 12, d = 9, V = 3, seed 55: condition 3e9): float64 Newton stalls at steps of ~1e-10 and
+    hands over to the ball refinement, whose Newton steps (the Hessian rebuilt in arb, the condition's
+    digits added to the working precision) must converge; the bracket is then 40 digits wide and
+    verifies. Each raised an internal error before. On the two refine-stall instances qbar has
+    entries below 1e-30 on the extended supports, the rounded moment point leaves the simplex and
+    the lower end falls back to H: the bracket is rigorous but wide (5.7e-2 on the first)."""
     from pathlib import Path
 
-    case = load_case(Path(__file__).parent / "data" / "ill-conditioned-fbar.yaml")
+    case = load_case(Path(__file__).parent / "data" / f"{name}.yaml")
     cert = _cert(case.instance)
     assert checker.verify(cert) == []
     lo, hi = F(cert["exact"]["inf_CE"]["lower"]), F(cert["exact"]["inf_CE"]["upper"])
-    assert lo < hi < lo + F(1, 10**30)
+    assert lo < hi < lo + (F(1, 10**30) if name == "ill-conditioned-fbar" else F(1, 10))
 
 
 def test_compatible_separable_cases_have_inf_CE_equal_to_H():

@@ -5,8 +5,8 @@
   tolerance, with the digits confirmed reported (the path aims at confirm_digits); the direction
   W_B / ||W_B|| -> W^mm's (1/B from W_B = B W^mm/||W^mm|| + c + o(1), assumed) or the path
   tangent dW/dB -> W^mm's (no rate in theory.md: 1/B assumed); an assumed rate's whole
-  extrapolation counts as uncertainty, either direction passing suffices unless the other fails,
-  and neither fails the claim while 1 - cos(W_B, W^mm) still falls like 1/B or faster (the
+  extrapolation counts as uncertainty, either direction passing suffices unless W_B's own
+  estimate contradicts the claimed limit, and neither fails the claim while 1 - cos(W_B, W^mm) still falls like 1/B or faster (the
   tangent need not converge with W_B / B); 1 - cos falling. Estimates and verdicts by
   ``numeric.estimate``.
 - ``ext-path-rate``: the last local slope of ln ||P_F(W_B) - W*|| against B, times ||W^mm||,
@@ -65,7 +65,7 @@ class _PathView:
 
 def check_thm1(v: _PathView, tols: Tolerances):
     """||W_B|| = B (nu > 0 and small KKT residuals: for convex CE the KKT point is the ball
-    minimiser), P_F(W_B) -> W* (confirmed to the path's digits) and cos(W_B, W^mm) -> 1, judged on
+    minimiser), P_F(W_B) -> W* (within thm2's tolerance) and cos(W_B, W^mm) -> 1, judged on
     W_B / ||W_B|| and on the path's tangent direction dW/dB (the sharper one when it converges)."""
     ctx, path = v.ctx, v.path
     pts = path.points

@@ -28,6 +28,7 @@ tolerance it used. The checkpoints used are the decade points N/1000, N/100, N/1
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from fractions import Fraction
 
@@ -36,6 +37,7 @@ from ..exactnum import fmt_q
 from ..status import ClaimResult
 from .estimate import (FAIL, INC, NA, PASS, Estimate, RateModel, dist_l2, estimate_limit, fmt,
                        pow10_text, worst)
+from . import logtime
 from .gd import Checkpoint, GdRun, frob, mscale, msub, q2mpf
 from .offsets import OffsetStructure
 from .problem import NumericProblem, failing_condition
@@ -56,6 +58,8 @@ class Tolerances:
       (about this many radians), its estimated limit consistent with it, in regime. The direction
       converges like k^-rho with rho often below 0.1, so no affordable run pins its limit to a
       tolerance this size; the resolution is reported, and a wrong W^mm fails once it exceeds it.
+    - direction_limit: the same direction's limit, estimated on GD continued in log time
+      (``numeric.logtime``), within this of W^mm / ||W^mm||, resolution within it too.
     - loss_rate, offset: ext-loss-rate's ratio within this of 1; ext-offset's offsets (max norm).
     - rate_slope: |observed log-log slope + 1| for ext-proj-rate, and the relative change of
       the slope of cot(angle) against log k between decades for ext-angle-rate.
@@ -66,6 +70,7 @@ class Tolerances:
     loss_gap: Fraction = Fraction(3, 100000)
     proj: Fraction = Fraction(3, 10000)
     direction: Fraction = Fraction(1, 20)
+    direction_limit: Fraction = Fraction(1, 1000)
     loss_rate: Fraction = Fraction(1, 100)
     offset: Fraction = Fraction(1, 100)
     rate_slope: Fraction = Fraction(1, 10)
@@ -266,10 +271,11 @@ def check_thm2(v: GdView, tols: Tolerances) -> tuple[ClaimResult, Estimate, Esti
                           floor_for(run, lip, 1), "W_k/||W_k|| -> W^mm/||W^mm||", own,
                           fail_allowed=v.degenerate is None, model_note=v.degenerate or "",
                           agreement="error", settle_from=SETTLE_K)
-    # either deciding is enough (the decade direction converging takes W_k / ||W_k|| with it), unless
-    # the other fails
-    both = (wdir.status, direc.status)
-    dir_status = PASS if PASS in both and FAIL not in both else worst(*both)
+    cont = continued_direction(v, tols, uhat)
+    # any one deciding is enough (the decade direction converging takes W_k / ||W_k|| with it, and
+    # the continuation is GD's own flow), unless another fails
+    alls = (wdir.status, direc.status, cont.status)
+    dir_status = PASS if PASS in alls and FAIL not in alls else worst(*alls)
     gaps = [v.cos_gap(c) for c in v.cps]
     cos_ev = {"cos_gap": [{"k": k, "cos_gap": fmt(ctx, g)} for k, g in zip(v.ks, gaps)],
               "criterion": "pass needs 1 - cos(W_k, W^mm) to have fallen over the last decade"}
@@ -278,10 +284,55 @@ def check_thm2(v: GdView, tols: Tolerances) -> tuple[ClaimResult, Estimate, Esti
         "" if cos_status == PASS else " (not falling over the last decade)")
     status = worst(proj.status, dir_status, cos_status if dir_status == PASS else PASS)
     deg = f" [degenerate: {v.degenerate}]" if v.degenerate else ""
-    res = ClaimResult("thm2", status, f"{proj.note}; {wdir.note}; {direc.note}; {cos_note}{deg}",
+    res = ClaimResult("thm2", status, f"{proj.note}; {wdir.note}; {direc.note}; {cont.note}; {cos_note}{deg}",
                       {"projection": proj.evidence, "direction": direc.evidence,
-                       "direction_of_W_k": wdir.evidence, "cosine": cos_ev, "tolerances": tols.to_json()})
+                       "direction_of_W_k": wdir.evidence, "direction_continued": cont.evidence,
+                       "cosine": cos_ev, "tolerances": tols.to_json()})
     return res, proj, direc
+
+
+def continued_direction(v: GdView, tols: Tolerances, uhat: list) -> Estimate:
+    """The growth direction's limit judged on GD continued in log time (``numeric.logtime``): the
+    continuation must first reproduce GD's own last decade; then unit(P(s_i) - P(s_i-1)) ->
+    W^mm / ||W^mm|| with the rate e^(-rho s), s = log k (1/s, never failed, when degenerate)."""
+    ctx = v.ctx
+    label = "growth direction of GD continued in log time -> W^mm/||W^mm||"
+    ev: dict = {"quantity": label, "method": logtime.__doc__.split("\n\n")[0].replace("\n", " ")}
+    if len(v.ks) < 2:
+        return Estimate(INC, f"{label}: needs two checkpoints", ev)
+    (k0, c0), (k1, c1) = zip(v.ks[-2:], v.cps[-2:])
+    A = logtime.to_array
+    try:
+        mismatch = logtime.validate(v.exact, v.problem.eta, A(c0.W), A(c0.PF), k0, A(c1.W), k1)
+        ev["validation"] = {"from_k": k0, "to_k": k1, "relative_mismatch": f"{mismatch:.3g}",
+                            "tolerance": f"{logtime.VALIDATION_TOL:g}",
+                            "criterion": ("the continuation from W_k0 (F-part frozen at P_F(W_k0)) must reproduce "
+                                          "GD's P_perp(W_k1) - P_perp(W_k0) within the tolerance (relative)")}
+        if not mismatch <= logtime.VALIDATION_TOL:
+            return Estimate(INC, (f"{label}: not used, the continuation misses GD's last decade by {mismatch:.2g} "
+                                  f"(relative; needs <= {logtime.VALIDATION_TOL:g}): GD is not yet on its "
+                                  "log-time flow; run longer"), ev)
+        rho = v.offsets.direction_rate()
+        ss, Ps = logtime.continue_run(v.exact, v.problem.eta, A(c1.W), A(c1.PF), k1, rho)
+    except (FloatingPointError, ArithmeticError) as exc:
+        ev["error"] = str(exc)
+        return Estimate(INC, f"{label}: the continuation stopped ({exc})", ev)
+    secants = [_unit(ctx, [ctx.mpf(float(x)) for x in b - a]) for a, b in zip(Ps, Ps[1:])]
+    ts = [round(s, 4) for s in ss[1:]]
+    if rho is None:
+        model = RateModel("power", ctx.one, "degenerate instance: 1/log k assumed", axis="log k",
+                          from_theory=False)
+    else:
+        model = RateModel("exp", ctx.mpf(rho), v.dir_model.why + ", in s = log k", axis="log k")
+    floor = ctx.mpf(logtime.FLOOR)
+    est = estimate_limit(ctx, ts, secants, uhat, q2mpf(ctx, tols.direction_limit), floor, label, model,
+                         fail_allowed=v.degenerate is None, model_note=v.degenerate or "")
+    est.evidence.update(ev)
+    est.evidence["continued_to"] = f"log k = {ts[-1]:g} (k about 1e{int(ts[-1] / math.log(10))})"
+    est.evidence["growth_per_log_k"] = [f"{float(ctx.sqrt(ctx.fsum(x * x for x in b - a))) / (s1 - s0):.8g}"
+                                        for a, b, s0, s1 in zip(Ps, Ps[1:], ss, ss[1:])]
+    est.evidence["predicted_growth_per_log_k"] = fmt(ctx, v.mm_norm, 8)
+    return est
 
 
 def check_loss_rate(v: GdView, tols: Tolerances) -> ClaimResult:

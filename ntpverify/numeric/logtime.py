@@ -1,0 +1,162 @@
+"""Gradient descent continued in log time: where its growth direction goes after the run stops.
+
+GD's growth direction converges like k^-rho with rho often below 0.05 (theory.md 6), so no
+affordable run reaches its limit. Past the transient, though, GD is its gradient flow
+dW/dk = -eta grad CE(W) up to O(1/k) per unit of log k, and in log time s = log k the flow is slow
+and smooth: dW/ds = -eta e^s grad CE(W). Split grad CE = sum_j pi_j (q_j - p_j) h_j^T + sum_j pi_j
+r_j h_j^T with q_j the softmax of the in-support logits (the first sum lies in F: each q_j - p_j
+lives on S_j and sums to 0) and r_j the out-of-support mass terms (r_{j,v} = s_{j,v} off S_j,
+-m_j q_{j,z} on S_j, m_j the mass off S_j). The F-part settles like 1/k; the rest, P = P_perp(W),
+moves by
+
+    dP/ds = -eta P_perp( sum_j pi_j e^s r_j h_j^T ),
+
+with every e^s s_{j,v} = exp(s + l_{j,v} - logsumexp l_j) computed in the log domain, O(1) for the
+support constraints at any s. With the F-part frozen at the run's own last value P_F(W_N) (no
+closed form enters), this ODE continues the run from k = N to k = e^1000 and beyond in a few
+hundred float64 steps (scipy's LSODA; stiff directions are handled).
+
+Two things keep it honest:
+
+- **validation on the run**: the same continuation started at k = N/10 (F-part frozen at
+  P_F(W_{N/10})) must reproduce GD's own last decade, P_perp(W_N) - P_perp(W_{N/10}), to within
+  ``VALIDATION_TOL`` (relative); otherwise GD is not yet where its flow describes it and the
+  continuation is not used;
+- **the limit is judged with the theory's rate**: checkpoints s_i spaced so that the predicted
+  contraction e^(-rho (s_i - s_i-1)) is about CONTRACTION; the growth direction over each stretch,
+  unit(P(s_i) - P(s_i-1)), goes to ``estimate.estimate_limit`` with the rate model e^(-rho s)
+  (degenerate instances: 1/s, never failed).
+
+The direction of the flow's growth does not depend on where it starts (thm2 holds from any W_0)
+nor on an O(1/N) error in the frozen F-part (it shifts the constants of the tail terms, not the
+max-margin program that sets the direction): the continuation's start only has to be on GD's
+trajectory for the evidence to be about GD.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+RTOL, ATOL = 1e-10, 1e-12      # ODE tolerances (relative; absolute in units of W)
+VALIDATION_TOL = 1e-2          # continuation vs GD over the run's last decade, relative
+CONTRACTION = 0.3              # predicted error contraction between continuation checkpoints
+MAX_CHECKPOINTS = 40
+FLOOR = 1e-8                   # the continued direction's precision floor (100 x RTOL)
+S_MAX = 1e5                    # log k; float64 logits of size ~1e5 ||W^mm|| keep ~1e-10 absolute
+
+
+def _log_softmax_parts(L: np.ndarray, mask: np.ndarray):
+    """(log s, log q): log-softmax over all tokens and over the support only (-inf off it)."""
+    mx = L.max(axis=1, keepdims=True)
+    lse_all = mx + np.log(np.exp(L - mx).sum(axis=1, keepdims=True))
+    Ls = np.where(mask, L, -np.inf)
+    mxs = Ls.max(axis=1, keepdims=True)
+    lse_s = mxs + np.log(np.exp(Ls - mxs).sum(axis=1, keepdims=True))
+    return L - lse_all, Ls - lse_s
+
+
+class TailFlow:
+    """The log-time flow of P_perp(W) with W's F-part frozen (float64)."""
+
+    def __init__(self, exact, eta: float, W_F: np.ndarray):
+        self.V, self.d = exact.V, exact.d
+        self.H = np.array([[float(x) for x in h] for h in exact.H])
+        self.pi = np.array([float(x) for x in exact.pi])
+        self.mask = np.zeros((exact.m, exact.V), dtype=bool)
+        for j, S in enumerate(exact.supports):
+            self.mask[j, list(S)] = True
+        self.eta = float(eta)
+        self.W_F = np.asarray(W_F, dtype=float)
+        self.Q = f_basis(exact)                      # orthonormal basis of F, (V d) x dim F
+
+    def perp(self, X: np.ndarray) -> np.ndarray:
+        x = X.reshape(-1)
+        return x - self.Q @ (self.Q.T @ x) if self.Q.shape[1] else x.copy()
+
+    def rhs(self, s: float, p: np.ndarray) -> np.ndarray:
+        W = self.W_F + p.reshape(self.V, self.d)
+        L = self.H @ W.T                              # m x V logits
+        log_s, log_q = _log_softmax_parts(L, self.mask)
+        off = np.where(self.mask, 0.0, np.exp(np.where(self.mask, -np.inf, s + log_s)))   # e^s s_{j,v}
+        mass = off.sum(axis=1, keepdims=True)                                               # e^s m_j
+        r = off - mass * np.where(self.mask, np.exp(log_q), 0.0)
+        G = (self.pi[:, None] * r).T @ self.H          # sum_j pi_j e^s r_j h_j^T, V x d
+        return -self.eta * self.perp(G)
+
+    def solve(self, s0: float, p0: np.ndarray, s_points: list[float]) -> list[np.ndarray]:
+        """P at each of the ascending s_points (>= s0), from P(s0) = p0."""
+        sol = solve_ivp(self.rhs, (s0, s_points[-1]), np.asarray(p0, dtype=float).reshape(-1),
+                        method="LSODA", t_eval=s_points, rtol=RTOL, atol=ATOL)
+        if sol.status != 0:
+            raise FloatingPointError(f"log-time continuation stopped at s = {sol.t[-1]:.6g}: {sol.message}")
+        return [sol.y[:, i] for i in range(sol.y.shape[1])]
+
+
+def f_basis(exact) -> np.ndarray:
+    """An orthonormal basis of F (columns, vec of V x d matrices) from its generators
+    B_{j,z} = (e_z - e_{a_j}) h_j^T (float64 QR; the generators are exactly independent)."""
+    V, d = exact.V, exact.d
+    cols = []
+    for j, z in exact.F_pairs:
+        B = np.zeros((V, d))
+        h = np.array([float(x) for x in exact.H[j]])
+        B[z] += h
+        B[exact.anchors[j]] -= h
+        cols.append(B.reshape(-1))
+    if not cols:
+        return np.zeros((V * d, 0))
+    Q, _ = np.linalg.qr(np.array(cols).T)
+    return Q
+
+
+def to_array(M) -> np.ndarray:
+    return np.array([[float(x) for x in row] for row in M])
+
+
+@dataclass
+class Continuation:
+    """The continuation's checkpoints (s_i = log k_i, P_perp(W) there) and its validation."""
+
+    s: list[float]
+    P: list[np.ndarray]
+    validation: float          # relative mismatch with GD over the run's last decade
+    validated_over: tuple[int, int]
+
+
+def validate(exact, eta, W_prev: np.ndarray, PF_prev: np.ndarray, k_prev: int,
+             W_last: np.ndarray, k_last: int) -> float:
+    """Relative mismatch between GD's last stretch of P_perp and the continuation over it."""
+    flow = TailFlow(exact, eta, PF_prev)
+    p0 = flow.perp(W_prev - PF_prev)
+    p1 = flow.solve(math.log(k_prev), p0, [math.log(k_last)])[-1]
+    gd_move = flow.perp(W_last) - p0
+    return float(np.linalg.norm(p1 - p0 - gd_move) / max(np.linalg.norm(gd_move), 1e-300))
+
+
+def next_s(s: float, rate: float | None) -> float:
+    """The checkpoint after s: spaced for a contraction CONTRACTION per stretch under e^(-rate s)
+    (at least one decade of k apart); doubling s when the rate is unknown (1/s)."""
+    return s + max(math.log(10), -math.log(CONTRACTION) / rate) if rate else 2 * s
+
+
+def continue_run(exact, eta, W_N: np.ndarray, PF_N: np.ndarray, N: int, rate: float | None) -> tuple[list, list]:
+    """(s_i, P(s_i)) from s_0 = log N (P_perp(W_N), F-part frozen at P_F(W_N)), checkpoint after
+    checkpoint (``next_s``), until the growth direction has stopped moving (two consecutive changes
+    below FLOOR / 2), MAX_CHECKPOINTS or S_MAX."""
+    flow = TailFlow(exact, eta, PF_N)
+    ss, Ps = [math.log(N)], [flow.perp(W_N - PF_N)]
+    dirs, still = [], 0
+    while len(ss) <= MAX_CHECKPOINTS and next_s(ss[-1], rate) <= S_MAX:
+        s = next_s(ss[-1], rate)
+        Ps.append(flow.solve(ss[-1], Ps[-1], [s])[-1])
+        ss.append(s)
+        step = Ps[-1] - Ps[-2]
+        dirs.append(step / np.linalg.norm(step))
+        still = still + 1 if len(dirs) > 1 and np.linalg.norm(dirs[-1] - dirs[-2]) < FLOOR / 2 else 0
+        if still >= 2:
+            break
+    return ss, Ps

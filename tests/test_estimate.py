@@ -7,7 +7,7 @@ from __future__ import annotations
 import mpmath
 import pytest
 
-from ntpverify.numeric.estimate import RateModel, estimate_limit
+from ntpverify.numeric.estimate import RateModel, estimate_limit, needed_t
 from ntpverify.status import Status
 
 ctx = mpmath.MPContext()
@@ -90,3 +90,13 @@ def test_no_fail_rests_on_the_first_steps():
     ks = [1, 10, 100]
     est = judge([2 + 3 / k for k in ks], target=2.1, ks=ks, settle_from=100)
     assert est.status != Status.FAIL
+
+
+def test_the_k_needed_reads_back_from_the_evidence():
+    """The adaptive driver reads "needed" back (its final stretch): every form the rule writes."""
+    est = judge([2 + 3 / k for k in KS], target=2, tol=1e-9)
+    assert est.status == Status.INCONCLUSIVE and 1e5 < needed_t(est.evidence["needed"]) < 1e12
+    assert needed_t("k about 1e400") == float("inf")
+    for text in ("k unknown", "a longer run", "B about 56.0", None):
+        assert needed_t(text) is None
+    assert needed_t("B about 56.0", axis="B") == 56.0

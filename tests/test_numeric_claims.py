@@ -189,6 +189,57 @@ def test_failure_report_compatible_but_not_separable():
     assert rep["norm"]["verdict"].startswith("diverges")
 
 
+def _budget_after(pb, N, extra):
+    """Modelled seconds of the adaptive run up to N = 10^3, 10^4 (FIRST_N and one decade), plus extra."""
+    from ntpverify.numeric import drive
+    assert N == 10 * drive.FIRST_N
+    return (drive.FIRST_N * drive.step_seconds(pb, "float64")
+            + drive.decade_seconds(pb, "float64", drive.FIRST_N) + extra)
+
+
+def test_final_partial_stretch_is_run_and_judged():
+    """A budget that pays for N = 10^4 and a stretch to 5 x 10^4 but not 10^5, with lemma2
+    undecided at 10^4 (it needs k about 3e4): the driver stretches to 5 N and stops; the claims
+    use the decade points 5, 50, ..., 5 x 10^4 and lemma2 passes (milliseconds of float64)."""
+    from ntpverify.numeric import drive
+    from ntpverify.numeric.gd_claims import decade_ks
+    pb, N = three_orthogonal(), 10**4
+    budget = _budget_after(pb, N, 1.001 * drive.extension_seconds(pb, "float64", N, 5 * N))
+    assert budget < _budget_after(pb, N, drive.decade_seconds(pb, "float64", N))
+    out = drive.run_gd_claims(pb, precision=30, backend="float64", budget=budget)
+    assert [s["N"] for s in out.schedule] == [10**3, N, 5 * N]
+    assert "lemma2" in out.schedule[1]["undecided"] and "stretch" in out.schedule[-1]
+    assert f"final partial stretch to N = {5 * N}" in out.stop_reason
+    assert decade_ks(out.run) == [5 * 10**p for p in range(5)]
+    claims = by_id(out.claims)
+    assert [e["k"] for e in claims["lemma2"].evidence["loss"]["errors"]] == decade_ks(out.run)
+    assert claims["lemma2"].status == Status.PASS, claims["lemma2"].summary
+    assert claims["thm2"].status == Status.PASS, claims["thm2"].summary
+
+
+def test_no_final_stretch_that_cannot_decide():
+    """Only 2 N fits, but lemma2 needs k about 3e4 > 2 N: the run stops at N and says why."""
+    from ntpverify.numeric import drive
+    pb, N = three_orthogonal(), 10**4
+    budget = _budget_after(pb, N, 1.001 * drive.extension_seconds(pb, "float64", N, 2 * N))
+    out = drive.run_gd_claims(pb, precision=30, backend="float64", budget=budget)
+    assert [s["N"] for s in out.schedule] == [10**3, N]
+    assert "no final stretch" in out.stop_reason and "3e+04" in out.stop_reason
+
+
+def test_final_stretch_factor():
+    """5 N when it fits and reaches the k needed, else 2 N; none when neither reaches it."""
+    from ntpverify.numeric.drive import extension_seconds, final_stretch
+    pb, N = three_orthogonal(), 10**7
+    five, two = (extension_seconds(pb, "float64", N, f * N) for f in (5, 2))
+    assert final_stretch(pb, "float64", N, five, [1.6e7, 1e20]) == 5
+    assert final_stretch(pb, "float64", N, (five + two) / 2, [1.6e7]) == 2
+    assert final_stretch(pb, "float64", N, (five + two) / 2, [3e7]) is None
+    assert final_stretch(pb, "float64", N, five, [1e20]) is None
+    assert final_stretch(pb, "float64", N, two / 2, [1.6e7]) is None
+    assert final_stretch(pb, "float64", 10**9, 1e9, [1.6e9]) is None      # beyond MAX_N
+
+
 def test_thm2_holds_from_a_random_start():
     pb = three_orthogonal()
     claims = by_id(gd_claims(pb, run_gd(pb, 10**6, 30, backend="float64", init_seed=11)))

@@ -3,6 +3,12 @@
 Without a fixed iteration count the run starts at N = 10^3 and multiplies N by 10 (keeping the
 iterate: a decade costs 9 N more steps) while a core claim (lemma2, thm2) is still inconclusive,
 or an extension is and the next decade is cheap, and while the next decade fits in the budget.
+When the next decade does not fit but lemma2 or thm2 is still undecided, a final partial stretch
+to 5 N (else 2 N) runs if that fits and reaches the k an undecided estimate of theirs says would
+decide it: many are short of their tolerance by a factor 2 or less at the last decade ("needs k
+about 1.6e+7" at N = 10^7), while a direction needing k = 1e20 is left alone and the budget to
+the path. The claims then use the checkpoints 5 N / 10^4 .. 5 N (all in
+``gd.checkpoint_schedule``), still a decade apart.
 ``iterations`` fixes N instead.
 
 The budget is spent by a cost model, not by the clock, so that the same case gives the same
@@ -27,6 +33,7 @@ import mpmath
 
 from ..status import ClaimResult, Status
 from . import gd
+from .estimate import needed_t
 from .ext_claims import ext7_claims
 from .gd_claims import CORE_GD_CLAIMS, DEFAULT_TOL, gd_claims, gd_hypotheses
 from .problem import NumericProblem
@@ -40,6 +47,7 @@ STEP_NUMBA = (1.5e-7, 1.6e-9)            # float64 seconds per step, a + b m V d
 STEP_NUMPY = (5e-6, 4.5e-10)             # ... numpy loop (m V d > f64.NUMBA_MAX_WORK)
 FLINT_FACTOR, MPMATH_FACTOR = 100, 1000  # the multiprecision backends, relative to float64
 DIAG_SECONDS_PER_MVD = 3e-5              # one checkpoint's mpmath diagnostics: c m V d
+STRETCH_FACTORS = (5, 2)                 # the final partial stretch: N -> 5 N, else 2 N
 
 
 def step_seconds(problem: NumericProblem, backend: str) -> float:
@@ -51,10 +59,39 @@ def step_seconds(problem: NumericProblem, backend: str) -> float:
     return (a + b * work) * {"float64": 1, "flint": FLINT_FACTOR}.get(backend, MPMATH_FACTOR)
 
 
+def extension_seconds(problem: NumericProblem, backend: str, N: int, N_new: int) -> float:
+    """Modelled seconds to go from N to N_new steps: the steps and the checkpoints between."""
+    inst = problem.instance
+    diagnosed = sum(1 for k in gd.checkpoint_schedule(N_new) if k > N)
+    return ((N_new - N) * step_seconds(problem, backend)
+            + diagnosed * DIAG_SECONDS_PER_MVD * inst.m * inst.V * inst.d)
+
+
 def decade_seconds(problem: NumericProblem, backend: str, N: int) -> float:
     """Modelled seconds to go from N to 10 N steps (9 N steps and three checkpoints)."""
-    inst = problem.instance
-    return 9 * N * step_seconds(problem, backend) + 3 * DIAG_SECONDS_PER_MVD * inst.m * inst.V * inst.d
+    return extension_seconds(problem, backend, N, 10 * N)
+
+
+def needed_ks(evidence) -> list[float]:
+    """Every k that an estimate in this claim evidence says would decide it (its "needed")."""
+    if isinstance(evidence, dict):
+        own = needed_t(evidence.get("needed"))
+        return ([] if own is None else [own]) + [k for v in evidence.values() for k in needed_ks(v)]
+    if isinstance(evidence, list):
+        return [k for v in evidence for k in needed_ks(v)]
+    return []
+
+
+def final_stretch(problem: NumericProblem, backend: str, N: int, left: float,
+                  needed: list[float]) -> int | None:
+    """The largest factor f of STRETCH_FACTORS whose extension from N fits in ``left`` modelled
+    seconds (and in MAX_N) and reaches the smallest k ``needed`` by an undecided estimate; None
+    when none does (a stretch that cannot decide anything leaves the budget to the path)."""
+    for f in STRETCH_FACTORS:
+        if (f * N <= MAX_N and needed and min(needed) <= f * N
+                and extension_seconds(problem, backend, N, f * N) <= left):
+            return f
+    return None
 
 
 DECIDED = {Status.PASS, Status.FAIL, Status.NOT_APPLICABLE, Status.NOT_CHECKED}
@@ -116,6 +153,7 @@ def run_gd_claims(problem: NumericProblem, *, precision: int, backend: str = "au
     N = iterations or FIRST_N
     hyp = gd_hypotheses(problem)
     spent = N * step_seconds(problem, backend)          # the first N steps (modelled)
+    stretched = None          # the stop reason, once the final partial stretch is under way
     while True:
         run = sess.extend(N, progress)
         claims = gd_claims(problem, run) + ext7_claims(problem, run)
@@ -124,6 +162,10 @@ def run_gd_claims(problem: NumericProblem, *, precision: int, backend: str = "au
         if iterations is not None:
             return GdOutcome(run, claims, schedule,
                              f"fixed length N = {N} (--iterations or settings.gd.iterations)", why)
+        if stretched is not None:
+            schedule[-1]["stretch"] = "final partial stretch (the next decade did not fit)"
+            done = f"; every claim decided at N = {N}" if not pending else ""
+            return GdOutcome(run, claims, schedule, stretched + done, why)
         next_cost = decade_seconds(problem, backend, N)
         if hyp is not None:
             if N < FAILURE_N and not problem.instance.is_trivial():
@@ -145,8 +187,19 @@ def run_gd_claims(problem: NumericProblem, *, precision: int, backend: str = "au
         if 10 * N > MAX_N:
             return GdOutcome(run, claims, schedule, f"largest N ({N}) reached", why)
         if budget is not None and spent + next_cost > budget:
-            return GdOutcome(run, claims, schedule, (f"budget: the next decade (modelled {next_cost:.3g} s) "
-                                                     f"does not fit in the {budget:.3g} s left to GD"), why)
+            stop = f"budget: the next decade (modelled {next_cost:.3g} s) does not fit in the {budget:.3g} s left to GD"
+            needed = [k for c in claims if c.id in core_pending for k in needed_ks(c.evidence)]
+            f = final_stretch(problem, backend, N, budget - spent, needed)
+            if f is None:
+                return GdOutcome(run, claims, schedule, stop + (
+                    f"; no final stretch (to 5 N or 2 N): the undecided estimates need k about "
+                    f"{min(needed):.2g} or more" if needed else ""), why)
+            cost = extension_seconds(problem, backend, N, f * N)
+            stretched = (f"{stop}; {', '.join(core_pending)} undecided at N = {N}, so a final partial "
+                         f"stretch to N = {f * N} ({f} N, modelled {cost:.3g} s) ran, the last extension")
+            spent += cost
+            N *= f
+            continue
         if not core_pending and next_cost > EXT_DECADE_SECONDS:
             return GdOutcome(run, claims, schedule, (f"core claims decided; the next decade for "
                                                      f"{', '.join(pending)} would cost about {next_cost:.3g} s"), why)

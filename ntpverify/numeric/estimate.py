@@ -82,6 +82,18 @@ def pow10_text(ctx, x) -> str:
     return f"about {ctx.nstr(x, 2)}"
 
 
+def needed_t(text, axis: str = "k") -> float | None:
+    """The t in an evidence's "needed" text as ``estimate_limit`` writes it ("k about 1.6e+7"),
+    as a float (inf beyond float range); None when it names no t on this axis."""
+    head = f"{axis} about "
+    if not isinstance(text, str) or not text.startswith(head):
+        return None
+    try:
+        return float(text[len(head):])
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class RateModel:
     """x_t - X ~ c t^-rate (``kind="power"``), c e^(-rate t) (``kind="exp"``) or c / log t

@@ -110,3 +110,20 @@ def test_a_run_the_continuation_misses_is_not_judged_by_it(generic):
     thm2 = by_id(gd_claims(replace(pb, eta=pb.eta * 2), run))["thm2"]
     cont = thm2.evidence["direction_continued"]
     assert cont["validation"]["relative_mismatch"] and "not used" in thm2.summary
+
+
+def test_the_continued_path_goes_past_a_transient_and_passes_thm1():
+    """Calibration seed 325: the path tangent sat 1.8e-3..2.1e-3 from W^mm at B = 1280..5120 (a
+    non-support constraint of small margin excess), then fell to 1e-6; the continuation goes
+    past it, reproduces the multiprecision path's last step, and passes thm1; a turned W^mm fails."""
+    from ntpverify.numeric.path import run_path
+    from ntpverify.numeric.path_claims import path_claims
+    pb = problem_of(325)
+    pr = run_path(pb, precision=30, budget=15)
+    thm1 = by_id(path_claims(pb, pr))["thm1"]
+    cont = thm1.evidence["direction_continued"]
+    assert thm1.status == Status.PASS, thm1.summary
+    assert float(cont["validation"]["relative_mismatch"]) < 1e-6
+    assert max(float(e["error"]) for e in cont["errors"]) > 1e-3 > float(cont["errors"][-1]["error"])
+    bad, what = calibration.perturb(pb, "W_mm", random.Random(1))
+    assert by_id(path_claims(bad, pr))["thm1"].status == Status.FAIL, what

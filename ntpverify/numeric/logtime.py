@@ -160,3 +160,142 @@ def continue_run(exact, eta, W_N: np.ndarray, PF_N: np.ndarray, N: int, rate: fl
         if still >= 2:
             break
     return ss, Ps
+
+
+# ---------------------------------------------------------------------------------------------
+# The norm-ball path continued in B (thm1)
+
+PATH_B_MAX = 1e5               # float64 tangents lose ~1e-12 B (measured): 1e-7 here
+PATH_NEWTON_TOL = 1e-13        # relative residual of the scaled stationarity, per unit of max |logit|
+
+
+class TailPath(TailFlow):
+    """The norm-ball path past its multiprecision radii, with the F-part frozen: grad CE + nu W = 0
+    splits like the flow's gradient, and on F-perp it reads e^tau P_perp grad T(W_F + P) + P = 0,
+    tau = -log nu, every e^tau-scaled tail term computed in the log domain (the unscaled system's
+    condition grows like 1/nu ~ e^(B/||W^mm||); this one's like B). Unknowns: P = Z y (Z an
+    orthonormal basis of F-perp) and tau, with ||W_F||^2 + ||y||^2 = B^2."""
+
+    def __init__(self, exact, W_F: np.ndarray):
+        super().__init__(exact, 1.0, W_F)
+        full, _ = np.linalg.qr(np.hstack([self.Q, np.eye(self.V * self.d)]))
+        self.Z = full[:, self.Q.shape[1]:]
+        self.wf2 = float(np.sum(self.W_F ** 2))
+
+    def scaled_hessian(self, tau: float, p: np.ndarray) -> np.ndarray:
+        """e^tau x the Hessian of the tail T = sum_j pi_j (LSE(l_j) - LSE_S(l_j)) in W (V d x V d),
+        without cancellation: per context K = diag(-M q + o) - (M m - 2M) q q^T - (1 - m)(q o^T +
+        o q^T) - e^-tau o o^T, with o = e^tau s off S, M = sum o, m = e^-tau M."""
+        W = self.W_F + p.reshape(self.V, self.d)
+        L = self.H @ W.T
+        log_s, log_q = _log_softmax_parts(L, self.mask)
+        o = np.where(self.mask, 0.0, np.exp(np.where(self.mask, -np.inf, tau + log_s)))
+        M = o.sum(axis=1)
+        m = M * math.exp(-tau)
+        q = np.where(self.mask, np.exp(log_q), 0.0)
+        K = (np.einsum("ja,ab->jab", -M[:, None] * q + o, np.eye(self.V))
+             - ((M * m - 2 * M)[:, None, None] * np.einsum("ja,jb->jab", q, q))
+             - (1 - m)[:, None, None] * (np.einsum("ja,jb->jab", q, o) + np.einsum("ja,jb->jab", o, q))
+             - math.exp(-tau) * np.einsum("ja,jb->jab", o, o))
+        n = self.V * self.d
+        return np.einsum("j,jab,ji,jk->aibk", self.pi, K, self.H, self.H).reshape(n, n)
+
+    def matched_tau(self, y: np.ndarray, tau: float) -> float:
+        """tau shifted so that the largest scaled tail term, pi_j e^tau s_{j,v} ||h_j||, is about
+        ||y|| (in the log domain: at a guessed y the terms may all underflow)."""
+        W = self.W_F + (self.Z @ y).reshape(self.V, self.d)
+        log_s, _ = _log_softmax_parts(self.H @ W.T, self.mask)
+        size = np.log(self.pi)[:, None] + np.log(np.linalg.norm(self.H, axis=1))[:, None] + log_s
+        top = float(np.max(np.where(self.mask, -np.inf, size)))
+        return math.log(max(np.linalg.norm(y), 1e-300)) - top if np.isfinite(top) else tau
+
+    def residual(self, y: np.ndarray, tau: float, B: float):
+        g = -self.rhs(tau, self.Z @ y)                  # e^tau P_perp grad T (eta = 1)
+        Zg = self.Z.T @ g
+        return np.append(Zg + y, y @ y + self.wf2 - B * B), Zg
+
+    def jacobian(self, y: np.ndarray, tau: float, Zg: np.ndarray) -> np.ndarray:
+        n = len(y)
+        J = np.zeros((n + 1, n + 1))
+        J[:n, :n] = self.Z.T @ self.scaled_hessian(tau, self.Z @ y) @ self.Z + np.eye(n)
+        J[:n, n] = Zg
+        J[n, :n] = 2 * y
+        return J
+
+    def solve(self, B: float, y: np.ndarray, tau: float, max_steps: int = 60):
+        """Newton (halving steps while the residual does not fall) from the guess (y, tau), whose
+        tau is first shifted so that the scaled tail term matches y in size."""
+        tau = self.matched_tau(y, tau)
+        for _ in range(max_steps):
+            r, Zg = self.residual(y, tau, B)
+            scale = max(1.0, B * B)
+            # float64 logits of size |L| carry an absolute error ~ eps |L|, relative on each term
+            noise = PATH_NEWTON_TOL * max(1.0, float(np.abs(self.H @ (self.W_F + (self.Z @ y).reshape(self.V, self.d)).T).max()))
+            if np.linalg.norm(r[:-1]) <= noise * B and abs(r[-1]) <= noise * scale:
+                return y, tau, Zg
+            step = np.linalg.solve(self.jacobian(y, tau, Zg), -r)
+            t, base = 1.0, np.linalg.norm(r / np.append(np.full(len(y), B), scale))
+            while t > 1e-6:
+                y2, tau2 = y + t * step[:-1], tau + t * step[-1]
+                with np.errstate(all="ignore"):
+                    r2, _ = self.residual(y2, tau2, B)
+                if np.linalg.norm(r2 / np.append(np.full(len(y), B), scale)) < base:   # False on nan
+                    break
+                t /= 2
+            else:
+                raise FloatingPointError(f"path continuation: Newton line search failed at B = {B:.6g}")
+            y, tau = y2, tau2
+        raise FloatingPointError(f"path continuation: Newton did not converge at B = {B:.6g}")
+
+    def tangent(self, y: np.ndarray, tau: float, Zg: np.ndarray, B: float) -> np.ndarray:
+        """dP/dB along the path (the Newton system differentiated in B)."""
+        rhs = np.zeros(len(y) + 1)
+        rhs[-1] = 2 * B
+        t = np.linalg.solve(self.jacobian(y, tau, Zg), rhs)
+        return self.Z @ t[:-1]
+
+
+def path_point(flow: TailPath, W: np.ndarray, nu: float):
+    """(y, tau) of a multiprecision path point in the flow's variables."""
+    return flow.Z.T @ flow.perp(W - flow.W_F), -math.log(nu)
+
+
+def validate_path(exact, W0: np.ndarray, PF0: np.ndarray, nu0: float, B0: float,
+                  W1: np.ndarray, B1: float) -> float:
+    """Relative mismatch between the multiprecision path's last radius step and the continuation
+    over it (F-part frozen at P_F(W_B0))."""
+    flow = TailPath(exact, PF0)
+    y0, tau0 = path_point(flow, W0, nu0)
+    y1, _, _ = flow.solve(B1, y0 * math.sqrt(max(B1 * B1 - flow.wf2, 0.0) / max(y0 @ y0, 1e-300)), tau0)
+    move = flow.Z.T @ flow.perp(W1 - PF0) - y0
+    return float(np.linalg.norm(y1 - y0 - move) / max(np.linalg.norm(move), 1e-300))
+
+
+def continue_path(exact, W_B: np.ndarray, PF_B: np.ndarray, nu: float, B: float) -> tuple[list, list]:
+    """(B_i, unit tangent at B_i): from the path's last radius, doubling B until the tangent stops
+    moving (two changes below ``path_floor``), MAX_CHECKPOINTS or PATH_B_MAX."""
+    flow = TailPath(exact, PF_B)
+    y, tau = path_point(flow, W_B, nu)
+    Bs, tans, still = [], [], 0
+    B_prev, y_prev, tau_prev, dy = B, y, tau, None
+    while len(Bs) < MAX_CHECKPOINTS and 2 * B_prev <= PATH_B_MAX:
+        B_new = 2 * B_prev
+        # predictor: along the last tangent (linear in B), else the same direction scaled
+        guess = (y_prev + (B_new - B_prev) * dy if dy is not None else
+                 y_prev * math.sqrt((B_new * B_new - flow.wf2) / max(y_prev @ y_prev, 1e-300)))
+        y_new, tau_new, Zg = flow.solve(B_new, guess, tau_prev)
+        t = flow.tangent(y_new, tau_new, Zg, B_new)
+        dy = flow.Z.T @ t
+        tans.append(t / np.linalg.norm(t))
+        Bs.append(B_new)
+        B_prev, y_prev, tau_prev = B_new, y_new, tau_new
+        still = still + 1 if len(tans) > 1 and np.linalg.norm(tans[-1] - tans[-2]) < path_floor(B_new) else 0
+        if still >= 2:
+            break
+    return Bs, tans
+
+
+def path_floor(B: float) -> float:
+    """The continued tangent's precision floor at radius B: FLOOR + 1e-11 B (float64 noise grows
+    like B: 2e-8..5e-7 measured at B = 1e5 on calibration seeds 8, 14)."""
+    return FLOOR + 1e-11 * B

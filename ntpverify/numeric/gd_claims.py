@@ -160,6 +160,7 @@ class GdView:
                 f"theory.md 6: rho = min(mu = {self.offsets.mu:.4g}, smallest margin excess = "
                 f"{float(gap) if gap is not None else 'none'}, 1)"))
         self.one_over_k = RateModel("power", ctx.one, "theory.md 6: 1/k")
+        self.continued = None     # (s_i, P(s_i), frozen F-part) once thm2 validated the continuation
 
     def loss_gap(self, c: Checkpoint):
         """CE(W_k) - H with the H of the problem being checked (not the one of the run)."""
@@ -314,6 +315,7 @@ def continued_direction(v: GdView, tols: Tolerances, uhat: list) -> Estimate:
                                   "log-time flow; run longer"), ev)
         rho = v.offsets.direction_rate()
         ss, Ps = logtime.continue_run(v.exact, v.problem.eta, A(c1.W), A(c1.PF), k1, rho)
+        v.continued = (ss, Ps, A(c1.PF))
     except (FloatingPointError, ArithmeticError) as exc:
         ev["error"] = str(exc)
         return Estimate(INC, f"{label}: the continuation stopped ({exc})", ev)
@@ -461,6 +463,12 @@ def check_offset(v: GdView, tols: Tolerances) -> ClaimResult:
                          norm="max", fail_allowed=not st.weakly_active,
                          model_note=(f"weakly active constraints {st.weakly_active}" if st.weakly_active else ""),
                          settle_from=SETTLE_K)
+    cont = continued_offsets(v, st, tols) if v.continued is not None else None
+    if cont is not None and cont.status in (PASS, FAIL):
+        xs = xs[:-1] + [cont.evidence.pop("last_offsets")]
+        pred = cont.evidence.pop("predicted_values")
+        res = Estimate(cont.status, f"{cont.note} (GD itself: {res.note})", {**cont.evidence, "gd": res.evidence},
+                       cont.error_last, cont.distance, cont.resolution, cont.in_regime, cont.settled)
     errs_last = [abs(a - b) for a, b in zip(xs[-1], pred)]
     wi = max(range(len(errs_last)), key=lambda i: errs_last[i])
     ev = {"limit": res.evidence, "mu": ctx.nstr(mu, 4), "mu_max": ctx.nstr(ctx.mpf(st.mu_max), 4),
@@ -483,6 +491,39 @@ def check_offset(v: GdView, tols: Tolerances) -> ClaimResult:
         summary += (f"; degenerate case (weakly active constraints {st.weakly_active}): the prediction "
                     "assumes none and a log log k drift is expected")
     return ClaimResult("ext-offset", status, summary, ev)
+
+
+def continued_offsets(v: GdView, st: OffsetStructure, tols: Tolerances) -> Estimate:
+    """The offsets along GD's log-time continuation (thm2's, validated on the run) against the
+    prediction with the continuation's own frozen F-part W_F = P_F(W_N) in place of W*:
+    log(eta pi_j q_{j,a_j} / lambda_{j,v}) - <A_{j,v}, W_F>, q_j the softmax of W_F's logits on S_j
+    (the two differ by O(1/N); W* itself is judged by thm2). Rate e^(-rho s)."""
+    ctx, ev = v.ctx, v.ev
+    ss, Ps, W_F = v.continued
+    rho = v.offsets.direction_rate()
+    if rho is None:
+        return Estimate(INC, "offsets of the continuation: no rate (degenerate instance)", {})
+    mm = logtime.to_array(ev.W_mm).reshape(-1)
+    H = logtime.to_array(ev.H)
+    LF = H @ W_F.T
+    pred, xs = [], [[] for _ in ss[1:]]
+    for (j, t), lam in zip(st.pairs, st.lambdas):
+        a = v.exact.anchors[j]
+        S = list(v.exact.supports[j])
+        lq = LF[j, a] - max(LF[j, S]) - math.log(sum(math.exp(x - max(LF[j, S])) for x in LF[j, S]))
+        pred.append(ctx.mpf(math.log(float(v.problem.eta) * float(v.exact.pi[j]) / float(lam)) + lq
+                            - (LF[j, a] - LF[j, t])))
+        for i, (s, P) in enumerate(zip(ss[1:], Ps[1:])):
+            X = (P - s * mm).reshape(len(ev.W_mm), -1)
+            xs[i].append(ctx.mpf(float((X[a] - X[t]) @ H[j])))
+    amax = max(float(v.mm_norm) * s for s in ss) * 1e-15 * 100 + logtime.FLOOR
+    model = RateModel("exp", ctx.mpf(rho), v.dir_model.why + ", in s = log k", axis="log k")
+    est = estimate_limit(ctx, [round(s, 4) for s in ss[1:]], xs, pred, q2mpf(ctx, tols.offset), ctx.mpf(amax),
+                         "offsets of GD continued in log time -> log(eta pi_j q_{j,a_j} / lambda_{j,v}) - "
+                         "<A_{j,v}, W_F>", model, norm="max", fail_allowed=not st.weakly_active)
+    est.evidence.update({"last_offsets": xs[-1], "predicted_values": pred,
+                         "frozen_F_part": "W_F = P_F(W_N) of the run (thm2 judges W_F -> W*)"})
+    return est
 
 
 def _offset_k_needed(ctx, N: int, err, tol, mu, v_sat):

@@ -127,3 +127,14 @@ def test_the_continued_path_goes_past_a_transient_and_passes_thm1():
     assert max(float(e["error"]) for e in cont["errors"]) > 1e-3 > float(cont["errors"][-1]["error"])
     bad, what = calibration.perturb(pb, "W_mm", random.Random(1))
     assert by_id(path_claims(bad, pr))["thm1"].status == Status.FAIL, what
+
+
+def test_ext_offset_through_the_continuation(generic):
+    """The offsets converge like k^-mu: GD alone is far at 1e6 steps, the continuation pins them to
+    1e-8; multipliers scaled by 1.1 (offsets off by log 1.1) fail."""
+    pb, run = generic
+    off = by_id(gd_claims(pb, run))["ext-offset"]
+    assert off.status == Status.PASS, off.summary
+    assert "continued in log time" in off.summary and "frozen_F_part" in off.evidence["limit"]
+    bad, what = calibration.perturb(pb, "ext-offset", random.Random(0))
+    assert by_id(gd_claims(bad, run))["ext-offset"].status == Status.FAIL, what

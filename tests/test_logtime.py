@@ -138,3 +138,13 @@ def test_ext_offset_through_the_continuation(generic):
     assert "continued in log time" in off.summary and "frozen_F_part" in off.evidence["limit"]
     bad, what = calibration.perturb(pb, "ext-offset", random.Random(0))
     assert by_id(gd_claims(bad, run))["ext-offset"].status == Status.FAIL, what
+
+
+def test_ext_loss_rate_through_the_continuation(generic):
+    """eta k (CE - H) -> ||W^mm||^2 like k^-rho: decided on the continuation's tail part; a norm
+    off by 10 % fails."""
+    pb, run = generic
+    loss = by_id(gd_claims(pb, run))["ext-loss-rate"]
+    assert loss.status == Status.PASS and "continued in log time" in loss.summary, loss.summary
+    bad, what = calibration.perturb(pb, "ext-loss", random.Random(0))
+    assert by_id(gd_claims(bad, run))["ext-loss-rate"].status == Status.FAIL, what

@@ -14,14 +14,18 @@ tolerance it used. The checkpoints used are the decade points N/1000, N/100, N/1
   Lipschitz constant ~ k in W, so a float64 rounding bound of 1e-8 would blur it; the decade
   difference has one ~ 1/||W^mm||.) In degenerate instances the model does not apply: the
   slowest rate 1/log k is used and nothing is failed. Beside it, the claim's own W_k / ||W_k||
-  with 1/log k assumed (its error is |(W* + Wtilde)_perp| / (||W^mm|| log k)): either passing
-  decides the direction unless the other fails.
-- ``ext-loss-rate``: eta k (CE - H) / ||W^mm||^2 -> 1 (rate k^-rho).
+  with 1/log k assumed (its error is |(W* + Wtilde)_perp| / (||W^mm|| log k)); and third, GD
+  continued in log time (``numeric.logtime``, validated on the run's last decade), whose growth
+  direction reaches its limit (tolerance ``direction_limit``): any one passing decides the
+  direction unless another fails.
+- ``ext-loss-rate``: eta k (CE - H) / ||W^mm||^2 -> 1 (rate k^-rho); decided on the continuation
+  (its tail part of CE - H) when the run cannot.
 - ``ext-proj-rate``: log-log slope of ||P_F(W_k) - W*|| about -1; fails only when thm2's
   projection estimate is in its regime and the slope misses -1 by more than 3 x ``rate_slope`` on
   both of the last two decades.
 - ``ext-offset``: support-pair offsets -> predicted values (rate k^-mu, max norm); not applicable
-  unless the P_perp A_{j,v} are independent; far from the limit it reports the k needed.
+  unless the P_perp A_{j,v} are independent; decided on the continuation when the run cannot;
+  otherwise, far from the limit, it reports the k needed.
 - ``ext-angle-rate``: d cot(angle) / d log k positive and stable; never fails (log k moves 15 %
   per decade at k = 1e7: a Theta(1/log^2 k) rate cannot be refuted by a reachable run).
 """
@@ -292,6 +296,15 @@ def check_thm2(v: GdView, tols: Tolerances) -> tuple[ClaimResult, Estimate, Esti
     return res, proj, direc
 
 
+def continued_model(v: GdView) -> RateModel:
+    """The continuation's rate in s = log k: e^(-rho s), or 1/s assumed when degenerate."""
+    rho = v.offsets.direction_rate()
+    if rho is None:
+        return RateModel("power", v.ctx.one, "degenerate instance: 1/log k assumed", axis="log k",
+                         from_theory=False)
+    return RateModel("exp", v.ctx.mpf(rho), v.dir_model.why + ", in s = log k", axis="log k")
+
+
 def continued_direction(v: GdView, tols: Tolerances, uhat: list) -> Estimate:
     """The growth direction's limit judged on GD continued in log time (``numeric.logtime``): the
     continuation must first reproduce GD's own last decade; then unit(P(s_i) - P(s_i-1)) ->
@@ -321,13 +334,8 @@ def continued_direction(v: GdView, tols: Tolerances, uhat: list) -> Estimate:
         return Estimate(INC, f"{label}: the continuation stopped ({exc})", ev)
     secants = [_unit(ctx, [ctx.mpf(float(x)) for x in b - a]) for a, b in zip(Ps, Ps[1:])]
     ts = [round(s, 4) for s in ss[1:]]
-    if rho is None:
-        model = RateModel("power", ctx.one, "degenerate instance: 1/log k assumed", axis="log k",
-                          from_theory=False)
-    else:
-        model = RateModel("exp", ctx.mpf(rho), v.dir_model.why + ", in s = log k", axis="log k")
     floor = ctx.mpf(logtime.FLOOR)
-    est = estimate_limit(ctx, ts, secants, uhat, q2mpf(ctx, tols.direction_limit), floor, label, model,
+    est = estimate_limit(ctx, ts, secants, uhat, q2mpf(ctx, tols.direction_limit), floor, label, continued_model(v),
                          fail_allowed=v.degenerate is None, model_note=v.degenerate or "")
     est.evidence.update(ev)
     est.evidence["continued_to"] = f"log k = {ts[-1]:g} (k about 1e{int(ts[-1] / math.log(10))})"
@@ -347,6 +355,18 @@ def check_loss_rate(v: GdView, tols: Tolerances) -> ClaimResult:
                          fail_allowed=v.degenerate is None, model_note=v.degenerate or "",
                          settle_from=SETTLE_K)
     res.evidence["observed_ratio"] = fmt(ctx, xs[-1][0], 8)
+    if v.continued is not None:
+        ss, Ps, W_F = v.continued
+        flow = logtime.TailFlow(v.exact, v.problem.eta, W_F)
+        cx = [[ctx.mpf(float(v.problem.eta) * flow.scaled_tail(s, P)) / v.mm_norm_sq] for s, P in zip(ss[1:], Ps[1:])]
+        cont = estimate_limit(ctx, [round(s, 4) for s in ss[1:]], cx, [ctx.one], q2mpf(ctx, tols.loss_rate),
+                              ctx.mpf(logtime.FLOOR), "eta k T(W) / ||W^mm||^2 of GD continued in log time -> 1 "
+                              "(T the out-of-support part of CE - H; the in-support part is O(1/k^2))",
+                              continued_model(v), fail_allowed=v.degenerate is None, model_note=v.degenerate or "")
+        if cont.status in (PASS, FAIL):
+            cont.evidence["gd"] = res.evidence
+            cont.evidence["observed_ratio"] = res.evidence["observed_ratio"]
+            res = Estimate(cont.status, f"{cont.note} (GD itself: {res.note})", cont.evidence)
     return ClaimResult("ext-loss-rate", res.status,
                        f"ratio {fmt(ctx, xs[-1][0], 6)} at k = {v.ks[-1]} (predicted -> 1); {res.note}",
                        {"limit": res.evidence})
@@ -500,8 +520,7 @@ def continued_offsets(v: GdView, st: OffsetStructure, tols: Tolerances) -> Estim
     (the two differ by O(1/N); W* itself is judged by thm2). Rate e^(-rho s)."""
     ctx, ev = v.ctx, v.ev
     ss, Ps, W_F = v.continued
-    rho = v.offsets.direction_rate()
-    if rho is None:
+    if v.offsets.direction_rate() is None:
         return Estimate(INC, "offsets of the continuation: no rate (degenerate instance)", {})
     mm = logtime.to_array(ev.W_mm).reshape(-1)
     H = logtime.to_array(ev.H)
@@ -517,7 +536,7 @@ def continued_offsets(v: GdView, st: OffsetStructure, tols: Tolerances) -> Estim
             X = (P - s * mm).reshape(len(ev.W_mm), -1)
             xs[i].append(ctx.mpf(float((X[a] - X[t]) @ H[j])))
     amax = max(float(v.mm_norm) * s for s in ss) * 1e-15 * 100 + logtime.FLOOR
-    model = RateModel("exp", ctx.mpf(rho), v.dir_model.why + ", in s = log k", axis="log k")
+    model = continued_model(v)
     est = estimate_limit(ctx, [round(s, 4) for s in ss[1:]], xs, pred, q2mpf(ctx, tols.offset), ctx.mpf(amax),
                          "offsets of GD continued in log time -> log(eta pi_j q_{j,a_j} / lambda_{j,v}) - "
                          "<A_{j,v}, W_F>", model, norm="max", fail_allowed=not st.weakly_active)

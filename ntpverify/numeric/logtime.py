@@ -49,6 +49,12 @@ FLOOR = 1e-8                   # the continued direction's precision floor (100 
 S_MAX = 1e5                    # log k; float64 logits of size ~1e5 ||W^mm|| keep ~1e-10 absolute
 
 
+def _lse(L: np.ndarray) -> np.ndarray:
+    """Row-wise log-sum-exp (-inf entries allowed, at least one finite per row)."""
+    mx = L.max(axis=1)
+    return mx + np.log(np.exp(L - mx[:, None]).sum(axis=1))
+
+
 def _log_softmax_parts(L: np.ndarray, mask: np.ndarray):
     """(log s, log q): log-softmax over all tokens and over the support only (-inf off it)."""
     mx = L.max(axis=1, keepdims=True)
@@ -86,6 +92,18 @@ class TailFlow:
         r = off - mass * np.where(self.mask, np.exp(log_q), 0.0)
         G = (self.pi[:, None] * r).T @ self.H          # sum_j pi_j e^s r_j h_j^T, V x d
         return -self.eta * self.perp(G)
+
+    def scaled_tail(self, s: float, p: np.ndarray) -> float:
+        """e^s T(W), T = sum_j pi_j log(1 + e^(LSE_off(l_j) - LSE_S(l_j))) the out-of-support part of
+        CE - H (the in-support part is O(||W_F - W*||^2)), in the log domain."""
+        W = self.W_F + p.reshape(self.V, self.d)
+        L = self.H @ W.T
+        off = np.where(self.mask, -np.inf, L)
+        on = np.where(self.mask, L, -np.inf)
+        x = _lse(off) - _lse(on)
+        y = np.exp(x)
+        factor = np.where(y > 0, np.log1p(y) / np.where(y > 0, y, 1.0), 1.0)
+        return float(np.sum(self.pi * np.exp(s + x) * factor))
 
     def solve(self, s0: float, p0: np.ndarray, s_points: list[float]) -> list[np.ndarray]:
         """P at each of the ascending s_points (>= s0), from P(s0) = p0."""

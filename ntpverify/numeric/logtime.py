@@ -188,125 +188,149 @@ PATH_NEWTON_TOL = 1e-13        # relative residual of the scaled stationarity, p
 
 
 class TailPath(TailFlow):
-    """The norm-ball path past its multiprecision radii, with the F-part frozen: grad CE + nu W = 0
-    splits like the flow's gradient, and on F-perp it reads e^tau P_perp grad T(W_F + P) + P = 0,
-    tau = -log nu, every e^tau-scaled tail term computed in the log domain (the unscaled system's
-    condition grows like 1/nu ~ e^(B/||W^mm||); this one's like B). Unknowns: P = Z y (Z an
-    orthonormal basis of F-perp) and tau, with ||W_F||^2 + ||y||^2 = B^2."""
+    """The norm-ball path past its multiprecision radii: grad CE + nu W = 0 with the gradient
+    split like the flow's, CE = CE_in (in-support part, a function of P_F(W) = Q c) + T (the tail).
+    Unknowns x = (c, y, tau): W = Q c + Z y (Q, Z orthonormal bases of F and F-perp), tau = -log nu.
+    Equations: Q^T (grad CE_in + grad T + nu W) = 0 (the F-part, unscaled: it pins c near W*'s
+    coefficients), e^tau Z^T grad T + y = 0 (the rest, divided by nu, every e^tau-scaled tail term
+    in the log domain) and ||c||^2 + ||y||^2 = B^2. The unscaled system's condition grows like
+    1/nu ~ e^(B/||W^mm||); this one's like B."""
 
-    def __init__(self, exact, W_F: np.ndarray):
-        super().__init__(exact, 1.0, W_F)
+    def __init__(self, exact):
+        super().__init__(exact, 1.0, np.zeros((exact.V, exact.d)))
         full, _ = np.linalg.qr(np.hstack([self.Q, np.eye(self.V * self.d)]))
         self.Z = full[:, self.Q.shape[1]:]
-        self.wf2 = float(np.sum(self.W_F ** 2))
+        self.nF = self.Q.shape[1]
+        self.P_in = np.array([[float(x) for x in row] for row in exact.P])
 
-    def scaled_hessian(self, tau: float, p: np.ndarray) -> np.ndarray:
-        """e^tau x the Hessian of the tail T = sum_j pi_j (LSE(l_j) - LSE_S(l_j)) in W (V d x V d),
-        without cancellation: per context K = diag(-M q + o) - (M m - 2M) q q^T - (1 - m)(q o^T +
-        o q^T) - e^-tau o o^T, with o = e^tau s off S, M = sum o, m = e^-tau M."""
-        W = self.W_F + p.reshape(self.V, self.d)
-        L = self.H @ W.T
+    def W_of(self, x: np.ndarray) -> np.ndarray:
+        return (self.Q @ x[:self.nF] + self.Z @ x[self.nF:-1]).reshape(self.V, self.d)
+
+    def parts(self, x: np.ndarray):
+        """(q, o, M, m): in-support softmax, e^tau-scaled off-support masses, their sums M and
+        the unscaled sums m = e^-tau M, per context."""
+        tau = x[-1]
+        L = self.H @ self.W_of(x).T
         log_s, log_q = _log_softmax_parts(L, self.mask)
         o = np.where(self.mask, 0.0, np.exp(np.where(self.mask, -np.inf, tau + log_s)))
         M = o.sum(axis=1)
-        m = M * math.exp(-tau)
-        q = np.where(self.mask, np.exp(log_q), 0.0)
-        K = (np.einsum("ja,ab->jab", -M[:, None] * q + o, np.eye(self.V))
-             - ((M * m - 2 * M)[:, None, None] * np.einsum("ja,jb->jab", q, q))
-             - (1 - m)[:, None, None] * (np.einsum("ja,jb->jab", q, o) + np.einsum("ja,jb->jab", o, q))
-             - math.exp(-tau) * np.einsum("ja,jb->jab", o, o))
+        return np.where(self.mask, np.exp(log_q), 0.0), o, M, M * math.exp(-tau)
+
+    def _in_W(self, coef: np.ndarray) -> np.ndarray:
+        """sum_j pi_j coef_j h_j^T, flattened (coef: m x V)."""
+        return ((self.pi[:, None] * coef).T @ self.H).reshape(-1)
+
+    def residual(self, x: np.ndarray, B: float) -> np.ndarray:
+        q, o, M, m = self.parts(x)
+        tail = self._in_W(o - M[:, None] * q)                   # e^tau grad T
+        g_in = self._in_W(q - self.P_in)                         # grad CE_in
+        c, y, nu = x[:self.nF], x[self.nF:-1], math.exp(-x[-1])
+        rF = self.Q.T @ (g_in + nu * tail) + nu * c
+        rZ = self.Z.T @ tail + y
+        return np.concatenate([rF, rZ, [c @ c + y @ y - B * B]])
+
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
+        q, o, M, m = self.parts(x)
+        tau, nu = x[-1], math.exp(-x[-1])
         n = self.V * self.d
-        return np.einsum("j,jab,ji,jk->aibk", self.pi, K, self.H, self.H).reshape(n, n)
-
-    def matched_tau(self, y: np.ndarray, tau: float) -> float:
-        """tau shifted so that the largest scaled tail term, pi_j e^tau s_{j,v} ||h_j||, is about
-        ||y|| (in the log domain: at a guessed y the terms may all underflow)."""
-        W = self.W_F + (self.Z @ y).reshape(self.V, self.d)
-        log_s, _ = _log_softmax_parts(self.H @ W.T, self.mask)
-        size = np.log(self.pi)[:, None] + np.log(np.linalg.norm(self.H, axis=1))[:, None] + log_s
-        top = float(np.max(np.where(self.mask, -np.inf, size)))
-        return math.log(max(np.linalg.norm(y), 1e-300)) - top if np.isfinite(top) else tau
-
-    def residual(self, y: np.ndarray, tau: float, B: float):
-        g = -self.rhs(tau, self.Z @ y)                  # e^tau P_perp grad T (eta = 1)
-        Zg = self.Z.T @ g
-        return np.append(Zg + y, y @ y + self.wf2 - B * B), Zg
-
-    def jacobian(self, y: np.ndarray, tau: float, Zg: np.ndarray) -> np.ndarray:
-        n = len(y)
-        J = np.zeros((n + 1, n + 1))
-        J[:n, :n] = self.Z.T @ self.scaled_hessian(tau, self.Z @ y) @ self.Z + np.eye(n)
-        J[:n, n] = Zg
-        J[n, :n] = 2 * y
+        K_in = np.einsum("ja,ab->jab", q, np.eye(self.V)) - np.einsum("ja,jb->jab", q, q)
+        K_t = (np.einsum("ja,ab->jab", -M[:, None] * q + o, np.eye(self.V))
+               - ((M * m - 2 * M)[:, None, None] * np.einsum("ja,jb->jab", q, q))
+               - (1 - m)[:, None, None] * (np.einsum("ja,jb->jab", q, o) + np.einsum("ja,jb->jab", o, q))
+               - nu * np.einsum("ja,jb->jab", o, o))
+        hess = lambda K: np.einsum("j,jab,ji,jk->aibk", self.pi, K, self.H, self.H).reshape(n, n)  # noqa: E731
+        H_in, H_t = hess(K_in), hess(K_t)      # Hessian of CE_in; e^tau x Hessian of T
+        tail = self._in_W(o - M[:, None] * q)
+        QZ = np.hstack([self.Q, self.Z])
+        nF, nZ = self.nF, self.Z.shape[1]
+        J = np.zeros((nF + nZ + 1, nF + nZ + 1))
+        J[:nF, :-1] = self.Q.T @ (H_in + nu * H_t) @ QZ
+        J[:nF, :nF] += nu * np.eye(nF)
+        J[:nF, -1] = -nu * (self.Q.T @ tail + x[:nF]) + nu * (self.Q.T @ tail)   # d/dtau (nu = e^-tau)
+        J[nF:-1, :-1] = self.Z.T @ H_t @ QZ
+        J[nF:-1, nF:-1] += np.eye(nZ)
+        J[nF:-1, -1] = self.Z.T @ tail
+        J[-1, :-1] = 2 * x[:-1]
         return J
 
-    def solve(self, B: float, y: np.ndarray, tau: float, max_steps: int = 60):
-        """Newton (halving steps while the residual does not fall) from the guess (y, tau), whose
+    def matched_tau(self, x: np.ndarray) -> np.ndarray:
+        """x with tau shifted so that the largest scaled tail term, pi_j e^tau s_{j,v} ||h_j||, is
+        about ||y|| (in the log domain: at a guessed x the terms may all underflow)."""
+        log_s, _ = _log_softmax_parts(self.H @ self.W_of(x).T, self.mask)
+        size = np.log(self.pi)[:, None] + np.log(np.linalg.norm(self.H, axis=1))[:, None] + log_s
+        top = float(np.max(np.where(self.mask, -np.inf, size)))
+        out = x.copy()
+        if np.isfinite(top):
+            out[-1] = math.log(max(np.linalg.norm(x[self.nF:-1]), 1e-300)) - top
+        return out
+
+    def solve(self, B: float, x: np.ndarray, max_steps: int = 60) -> np.ndarray:
+        """Newton (halving steps while the weighted residual does not fall) from the guess x, whose
         tau is first shifted so that the scaled tail term matches y in size."""
-        tau = self.matched_tau(y, tau)
+        x = self.matched_tau(x)
+        nF, nZ = self.nF, self.Z.shape[1]
         for _ in range(max_steps):
-            r, Zg = self.residual(y, tau, B)
-            scale = max(1.0, B * B)
+            r = self.residual(x, B)
             # float64 logits of size |L| carry an absolute error ~ eps |L|, relative on each term
-            noise = PATH_NEWTON_TOL * max(1.0, float(np.abs(self.H @ (self.W_F + (self.Z @ y).reshape(self.V, self.d)).T).max()))
-            if np.linalg.norm(r[:-1]) <= noise * B and abs(r[-1]) <= noise * scale:
-                return y, tau, Zg
-            step = np.linalg.solve(self.jacobian(y, tau, Zg), -r)
-            t, base = 1.0, np.linalg.norm(r / np.append(np.full(len(y), B), scale))
+            noise = PATH_NEWTON_TOL * max(1.0, float(np.abs(self.H @ self.W_of(x).T).max()))
+            w = np.concatenate([np.full(nF, 1.0), np.full(nZ, 1 / max(B, 1.0)), [1 / max(1.0, B * B)]])
+            if np.abs(r * w).max() <= noise:
+                return x
+            step = np.linalg.solve(self.jacobian(x), -r)
+            t, base = 1.0, np.linalg.norm(r * w)
             while t > 1e-6:
-                y2, tau2 = y + t * step[:-1], tau + t * step[-1]
+                x2 = x + t * step
                 with np.errstate(all="ignore"):
-                    r2, _ = self.residual(y2, tau2, B)
-                if np.linalg.norm(r2 / np.append(np.full(len(y), B), scale)) < base:   # False on nan
+                    r2 = self.residual(x2, B)
+                if np.linalg.norm(r2 * w) < base:      # False on nan
                     break
                 t /= 2
             else:
                 raise FloatingPointError(f"path continuation: Newton line search failed at B = {B:.6g}")
-            y, tau = y2, tau2
+            x = x2
         raise FloatingPointError(f"path continuation: Newton did not converge at B = {B:.6g}")
 
-    def tangent(self, y: np.ndarray, tau: float, Zg: np.ndarray, B: float) -> np.ndarray:
-        """dP/dB along the path (the Newton system differentiated in B)."""
-        rhs = np.zeros(len(y) + 1)
+    def tangent(self, x: np.ndarray, B: float) -> np.ndarray:
+        """dx/dB along the path (the Newton system differentiated in B)."""
+        rhs = np.zeros(len(x))
         rhs[-1] = 2 * B
-        t = np.linalg.solve(self.jacobian(y, tau, Zg), rhs)
-        return self.Z @ t[:-1]
+        return np.linalg.solve(self.jacobian(x), rhs)
 
 
-def path_point(flow: TailPath, W: np.ndarray, nu: float):
-    """(y, tau) of a multiprecision path point in the flow's variables."""
-    return flow.Z.T @ flow.perp(W - flow.W_F), -math.log(nu)
+def path_point(flow: TailPath, W: np.ndarray, nu: float) -> np.ndarray:
+    """x = (c, y, tau) of a multiprecision path point."""
+    w = W.reshape(-1)
+    return np.concatenate([flow.Q.T @ w, flow.Z.T @ w, [-math.log(nu)]])
 
 
-def validate_path(exact, W0: np.ndarray, PF0: np.ndarray, nu0: float, B0: float,
-                  W1: np.ndarray, B1: float) -> float:
-    """Relative mismatch between the multiprecision path's last radius step and the continuation
-    over it (F-part frozen at P_F(W_B0))."""
-    flow = TailPath(exact, PF0)
-    y0, tau0 = path_point(flow, W0, nu0)
-    y1, _, _ = flow.solve(B1, y0 * math.sqrt(max(B1 * B1 - flow.wf2, 0.0) / max(y0 @ y0, 1e-300)), tau0)
-    move = flow.Z.T @ flow.perp(W1 - PF0) - y0
-    return float(np.linalg.norm(y1 - y0 - move) / max(np.linalg.norm(move), 1e-300))
+def validate_path(exact, W0: np.ndarray, nu0: float, W1: np.ndarray, B1: float) -> float:
+    """Relative mismatch between the multiprecision path's last radius step W_B1 - W_B0 and the
+    continuation's over it."""
+    flow = TailPath(exact)
+    x0 = path_point(flow, W0, nu0)
+    x1 = flow.solve(B1, x0 * np.append(np.full(len(x0) - 1, B1 / max(np.linalg.norm(x0[:-1]), 1e-300)), 1.0))
+    move = (W1 - W0).reshape(-1)
+    return float(np.linalg.norm(flow.W_of(x1).reshape(-1) - W0.reshape(-1) - move) / max(np.linalg.norm(move), 1e-300))
 
 
-def continue_path(exact, W_B: np.ndarray, PF_B: np.ndarray, nu: float, B: float) -> tuple[list, list]:
-    """(B_i, unit tangent at B_i): from the path's last radius, doubling B until the tangent stops
-    moving (two changes below ``path_floor``), MAX_CHECKPOINTS or PATH_B_MAX."""
-    flow = TailPath(exact, PF_B)
-    y, tau = path_point(flow, W_B, nu)
-    Bs, tans, still = [], [], 0
-    B_prev, y_prev, tau_prev, dy = B, y, tau, None
+def continue_path(exact, W_B: np.ndarray, nu: float, B: float) -> tuple[list, list]:
+    """(B_i, unit tangent dW/dB at B_i): from the path's last radius, doubling B until the tangent
+    stops moving (two changes below ``path_floor``), MAX_CHECKPOINTS or PATH_B_MAX."""
+    flow = TailPath(exact)
+    x = path_point(flow, W_B, nu)
+    Bs, tans, still, dx = [], [], 0, None
+    B_prev = B
     while len(Bs) < MAX_CHECKPOINTS and 2 * B_prev <= PATH_B_MAX:
         B_new = 2 * B_prev
-        # predictor: along the last tangent (linear in B), else the same direction scaled
-        guess = (y_prev + (B_new - B_prev) * dy if dy is not None else
-                 y_prev * math.sqrt((B_new * B_new - flow.wf2) / max(y_prev @ y_prev, 1e-300)))
-        y_new, tau_new, Zg = flow.solve(B_new, guess, tau_prev)
-        t = flow.tangent(y_new, tau_new, Zg, B_new)
-        dy = flow.Z.T @ t
+        # predictor: along the last tangent (linear in B), else the same point scaled
+        guess = (x + (B_new - B_prev) * dx if dx is not None else
+                 x * np.append(np.full(len(x) - 1, B_new / max(np.linalg.norm(x[:-1]), 1e-300)), 1.0))
+        x = flow.solve(B_new, guess)
+        dx = flow.tangent(x, B_new)
+        t = (flow.Q @ dx[:flow.nF] + flow.Z @ dx[flow.nF:-1])
         tans.append(t / np.linalg.norm(t))
         Bs.append(B_new)
-        B_prev, y_prev, tau_prev = B_new, y_new, tau_new
+        B_prev = B_new
         still = still + 1 if len(tans) > 1 and np.linalg.norm(tans[-1] - tans[-2]) < path_floor(B_new) else 0
         if still >= 2:
             break

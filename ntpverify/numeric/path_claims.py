@@ -149,25 +149,23 @@ def check_thm1(v: _PathView, tols: Tolerances):
 
 def continued_tangent(v: _PathView, tols: Tolerances, uhat: list) -> Estimate:
     """The tangent's limit judged on the path continued in float64 past its last radius
-    (``logtime.TailPath``: the log-scaled stationarity with the F-part frozen at P_F(W_B)), after
-    it reproduced the multiprecision path's last radius step; doubling B, rate 1/B assumed
+    (``logtime.TailPath``: the stationarity with its tail part divided by nu, in the log domain),
+    after it reproduced the multiprecision path's last radius step; doubling B, rate 1/B assumed
     (1/log B, never failed, when degenerate)."""
     ctx = v.ctx
     label = "tangent of the path continued in B -> W^mm/||W^mm||"
     ev: dict = {"quantity": label, "method": logtime.TailPath.__doc__.replace("\n", " ")}
     p0, p1 = v.path.points[-2:]
     A = logtime.to_array
-    PF0, PF1 = (A(v.ev.project_F(p.W)) for p in (p0, p1))
     try:
-        mismatch = logtime.validate_path(v.problem.exact, A(p0.W), PF0, float(p0.nu), float(p0.B), A(p1.W),
-                                         float(p1.B))
+        mismatch = logtime.validate_path(v.problem.exact, A(p0.W), float(p0.nu), A(p1.W), float(p1.B))
         ev["validation"] = {"from_B": fmt_radius(p0.B), "to_B": fmt_radius(p1.B),
                             "relative_mismatch": f"{mismatch:.3g}", "tolerance": f"{logtime.VALIDATION_TOL:g}",
-                            "criterion": ("the continuation from W_B0 (F-part frozen at P_F(W_B0)) must reproduce "
-                                          "the path's P_perp(W_B1) - P_perp(W_B0) within the tolerance (relative)")}
+                            "criterion": ("the continuation from W_B0 must reproduce the path's W_B1 - W_B0 "
+                                          "within the tolerance (relative)")}
         if not mismatch <= logtime.VALIDATION_TOL:
             return Estimate(INC, f"{label}: not used, it misses the path's last step by {mismatch:.2g}", ev)
-        Bs, tans = logtime.continue_path(v.problem.exact, A(p1.W), PF1, float(p1.nu), float(p1.B))
+        Bs, tans = logtime.continue_path(v.problem.exact, A(p1.W), float(p1.nu), float(p1.B))
     except (FloatingPointError, ArithmeticError, np.linalg.LinAlgError) as exc:
         ev["error"] = str(exc)
         return Estimate(INC, f"{label}: the continuation stopped ({exc})", ev)

@@ -74,7 +74,7 @@ def _limit_sentence(ev: dict) -> str | None:
     errors = ev.get("errors") or []
     if not errors:
         return None
-    axis = "k" if "k" in errors[0] else "B"
+    axis = next((a for a in errors[0] if a != "error"), "k")     # k, B, g or log k
     first, last = errors[0], errors[-1]
     s = (f"{ev.get('quantity', 'the error')}: the error went from {first.get('error')} at {axis} = "
          f"{first.get(axis)} to {last.get('error')} at {axis} = {last.get(axis)}")

@@ -148,3 +148,11 @@ def test_ext_loss_rate_through_the_continuation(generic):
     assert loss.status == Status.PASS and "continued in log time" in loss.summary, loss.summary
     bad, what = calibration.perturb(pb, "ext-loss", random.Random(0))
     assert by_id(gd_claims(bad, run))["ext-loss-rate"].status == Status.FAIL, what
+
+
+def test_the_explanation_names_the_continuation_axis(generic):
+    from ntpverify.explain import _limit_sentence
+    pb, run = generic
+    ev = by_id(gd_claims(pb, run))["thm2"].evidence["direction_continued"]
+    text = _limit_sentence(ev)
+    assert "at log k = " in text and "None" not in text

@@ -7,9 +7,15 @@ quadratically; the nu I term removes the Hessian's null direction 1 c^T. Continu
 tangent dx/dB (solving J dx/dB = [0; B]) as predictor, with adaptive steps.
 
 Precision: nu decays like e^{-B/||W^mm||} and the Jacobian's condition number grows like 1/nu, so the
-working precision at radius B is  precision + PATH_GUARD + ceil(B / (||W^mm|| ln 10))  digits.
+working precision at radius B is  precision + PATH_GUARD + ceil(B / (||W^mm|| ln 10))  digits,
+or precision + PATH_GUARD / 2 + 1 + ceil(log10(1 / nu)) with the nu predicted there when that is
+more (``nu_digits``: nu's prefactor can be tiny, e.g. 4e-10 on a near-collinear instance).
 Newton stops when its step is below 10^-(precision + PATH_GUARD/2) max(1, B); the residuals
 ||W_B|| - B and ||grad CE + nu W|| / (nu B) are then recomputed with RESIDUAL_EXTRA more digits.
+
+A Newton failure (NoConvergence, even after halving the continuation step in B to below 1/1000)
+stops the path: ``PathRun.stopped`` says where and why, and the claims are judged on the radii
+reached before it.
 
 Confirming W*: after the requested radii, the run keeps doubling B (up to ``max_radius``) until
 ||P_F(W_B) - W*|| <= 10^-confirm_digits max(1, ||W*||); ``confirm_digits`` defaults to
@@ -104,6 +110,7 @@ class PathRun:
     target_reached: bool | None = None
     seconds: float = field(default=0.0, compare=False)
     not_run: str | None = None
+    stopped: str | None = None       # Newton failed: where and why (``points`` hold the radii before)
 
     def to_json(self) -> list:
         """The certificate's ``numeric.path`` list (no timing fields)."""
@@ -113,6 +120,14 @@ class PathRun:
 def path_digits(precision: int, B: Fraction, mm_norm: float) -> int:
     """Working digits at radius B: precision + PATH_GUARD + ceil(B / (||W^mm|| ln 10))."""
     return precision + PATH_GUARD + math.ceil(float(B) / (mm_norm * math.log(10)))
+
+
+def nu_digits(ctx, precision: int, nu) -> int:
+    """Working digits for a Newton system whose multiplier is nu: the Jacobian's condition grows
+    like 1/nu, and a step must resolve 10^-(precision + PATH_GUARD / 2) max(1, B). Usually below
+    path_digits; above it when nu's prefactor is small (calibration seed 1255, near-collinear:
+    nu = 7e-22 at B = 37 where e^(-B/||W^mm||) = 2e-12, and Newton stalled at 1e-53 > its tolerance)."""
+    return precision + PATH_GUARD // 2 + 1 + math.ceil(float(-ctx.log10(nu)))
 
 
 class _System:
@@ -258,7 +273,8 @@ def run_path(problem: NumericProblem, radii: Sequence = DEFAULT_RADII, precision
     Requires a compatible, separable, non-trivial problem; otherwise returns a PathRun with no
     points and ``skipped`` naming the failing hypothesis. ``method`` "auto" picks the dense system
     up to V d = DENSE_MAX_UNKNOWNS, else the reduced one up to V r = MAX_UNKNOWNS, else the path is
-    not run (``not_run``); "dense" or "reduced" forces one. Raises NoConvergence if Newton fails.
+    not run (``not_run``); "dense" or "reduced" forces one. When Newton fails (NoConvergence) the
+    path stops there: ``stopped`` says at which B and why, ``points`` hold the radii reached before.
     Deterministic (the reduced system limits BLAS to one thread). All arithmetic in a local mpmath
     context (flint's precision only inside ``workprec``).
     """
@@ -280,31 +296,42 @@ def run_path(problem: NumericProblem, radii: Sequence = DEFAULT_RADII, precision
     tracer = _Tracer(problem, precision, ctx, confirm, progress, len(radii), method)
     with path_reduced.one_blas_thread():
         _trace(tracer, problem, precision, radii, max_radius, budget)
-    return PathRun(precision, confirm, tracer.points, ctx, None, tracer.confirmed(),
-                   time.perf_counter() - start)
+    return PathRun(precision, confirm, tracer.points, ctx, None,
+                   tracer.confirmed() if tracer.points else False, time.perf_counter() - start,
+                   stopped=tracer.stopped)
 
 
 def _trace(tracer, problem, precision, radii, max_radius, budget) -> None:
-    """The requested radii, then the doublings (see ``run_path``)."""
+    """The requested radii, then the doublings (see ``run_path``); stops at a Newton failure."""
     spent = 0.0
 
     def affordable(B) -> bool:
         return budget is None or spent + radius_seconds(problem, precision, B) <= budget
 
+    def reached(B, added) -> bool:
+        try:
+            tracer.reach(B)
+        except NoConvergence as exc:
+            where = "at the start" if tracer.B is None else f"after B = {float(tracer.B):.6g}"
+            tracer.stopped = f"{exc} (continuing {where} towards radius {fmt_radius(B)})"
+            return False
+        tracer.record(B, added)
+        return True
+
     for i, B in enumerate(radii):
         if i >= 3 and not affordable(B):
             break                    # out of budget: keep the three radii a trend needs
         spent += radius_seconds(problem, precision, B)
-        tracer.reach(B)
-        tracer.record(B, added=False)
+        if not reached(B, added=False):
+            return
     B = tracer.points[-1].B
     doublings = 0
     while (not tracer.confirmed() and 2 * B <= Fraction(max_radius) and doublings < MAX_DOUBLINGS
            and affordable(2 * B)):
         B, doublings = 2 * B, doublings + 1
         spent += radius_seconds(problem, precision, B)
-        tracer.reach(B)
-        tracer.record(B, added=True)
+        if not reached(B, added=True):
+            return
 
 
 def reduced_unknowns(problem: NumericProblem) -> int:
@@ -373,9 +400,14 @@ class _Tracer:
         self.x = self.nu = self.aux = self.tangent = None
         self.steps = 0
         self.h = Fraction(max(1, round(self.mm_norm)))
+        self.stopped: str | None = None
 
-    def system(self, B):
+    def system(self, B, nu=None):
+        """The Newton system at radius B, at path_digits or, when the multiplier nu expected
+        there is smaller than e^(-B/||W^mm||) suggests, at nu_digits(nu) (Jacobian condition ~ 1/nu)."""
         digits = path_digits(self.precision, B, self.mm_norm)
+        if nu is not None:
+            digits = max(digits, nu_digits(self.ctx, self.precision, nu))
         self.ctx.dps = digits
         if digits not in self.systems:
             if self.method == "dense":
@@ -413,21 +445,22 @@ class _Tracer:
             Bn = min(target, self.B + self.h)
             try:
                 steps, easy = self._advance(Bn)
-            except NoConvergence:
+            except NoConvergence as exc:
                 self.h /= 2
                 if self.h < Fraction(1, 1000):
-                    raise
+                    raise NoConvergence(f"{exc}, with continuation steps in B down to "
+                                        f"{float(2 * self.h):.2g}") from exc
                 continue
             if steps <= easy:
                 self.h = min(self.h * 3 / 2, Fraction(8 * max(1, round(self.mm_norm))))
 
     def _advance(self, Bn: Fraction):
-        sys_ = self.system(Bn)
         ctx = self.ctx
         dB = q2mpf(ctx, Bn - self.B)
-        x = sys_.predict(self.x, self.tangent, dB)
         # nu decays exponentially in B: extrapolate log nu linearly
         nu = self.nu * ctx.exp(dB * self.tangent[-1] / self.nu)
+        sys_ = self.system(Bn, nu)
+        x = sys_.predict(self.x, self.tangent, dB)
         try:
             x, nu, steps, aux = sys_.newton(x, nu, q2mpf(ctx, Bn), self.step_tol(Bn))
         finally:
@@ -440,10 +473,13 @@ class _Tracer:
         self.tangent = sys_.tangent(x, nu, aux, Bm, self.step_tol(B) / max(1, Bm))
         self.high = self.high or sys_.high
         self.B, self.x, self.nu, self.aux = B, x, nu, aux
+        self.sys_, self.dps = sys_, int(self.ctx.dps)
         self.steps += steps
 
     def record(self, B: Fraction, added: bool) -> None:
-        ctx, sys_ = self.ctx, self.system(B)
+        """Record the current point (at radius B), at the digits it was computed with."""
+        ctx, sys_ = self.ctx, self.sys_
+        ctx.dps = self.dps
         ev = self.evaluator(int(ctx.dps))
         W, nu = sys_.W_of(self.x), self.nu
         proj = frob(ctx, msub(ev.project_F(W), ev.W_star)) if ev.W_star is not None else None

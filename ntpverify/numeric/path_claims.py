@@ -46,11 +46,25 @@ def path_claims(problem: NumericProblem, path: PathRun, tols: Tolerances = DEFAU
         raise InternalError("a compatible, separable problem reached the path checks without W* or W^mm")
     if len(path.points) < 3:
         ev = {"radii": [fmt_radius(p.B) for p in path.points]}
-        return [ClaimResult(cid, INC, "fewer than three radii: no trend to judge", ev)
-                for cid in PATH_CLAIMS]
+        why = "fewer than three radii: no trend to judge"
+        if path.stopped:
+            ev["path_stopped"] = path.stopped
+            why = f"the path stopped ({path.stopped}) with {why}"
+        return [ClaimResult(cid, INC, why, ev) for cid in PATH_CLAIMS]
     view = _PathView(problem, path)
     thm1, proj = check_thm1(view, tols)
-    return [thm1, check_path_rate(view, tols, proj)]
+    return [_stopped_note(c, path) for c in (thm1, check_path_rate(view, tols, proj))]
+
+
+def _stopped_note(claim: ClaimResult, path: PathRun) -> ClaimResult:
+    """A path that stopped at a Newton failure is judged on the radii it reached (each one
+    converged, its residuals recomputed): the claim says so, and where and why it stopped."""
+    if not path.stopped:
+        return claim
+    claim.evidence["path_stopped"] = path.stopped
+    claim.summary += (f" [judged on the radii up to B = {fmt_radius(path.points[-1].B)}; the path stopped "
+                      f"after them: {path.stopped}]")
+    return claim
 
 
 class _PathView:

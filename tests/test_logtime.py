@@ -156,3 +156,20 @@ def test_the_explanation_names_the_continuation_axis(generic):
     ev = by_id(gd_claims(pb, run))["thm2"].evidence["direction_continued"]
     text = _limit_sentence(ev)
     assert "at log k = " in text and "None" not in text
+
+
+def test_the_continued_path_decides_w_star_where_the_multiprecision_radii_stop():
+    """Calibration seed 9: the multiprecision path stops at B = 10 with P_F(W_B) still 0.5 from
+    W* (not in regime); the continued path solves the F-part too and pins it to ~1e-11; a W*
+    moved by 1e-3 along F fails."""
+    from ntpverify.numeric.path import run_path
+    from ntpverify.numeric.path_claims import path_claims
+    pb = problem_of(9)
+    pr = run_path(pb, precision=30, budget=3)
+    thm1 = by_id(path_claims(pb, pr))["thm1"]
+    cont = thm1.evidence["projection_continued"]
+    assert thm1.status == Status.PASS, thm1.summary
+    assert float(thm1.evidence["projection"]["errors"][-1]["error"]) > 0.1
+    assert float(cont["errors"][-1]["error"]) < 1e-9
+    bad, what = calibration.perturb(pb, "W_star", random.Random(0))
+    assert by_id(path_claims(bad, pr))["thm1"].status == Status.FAIL, what

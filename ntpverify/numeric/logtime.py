@@ -45,6 +45,7 @@ RTOL, ATOL = 1e-10, 1e-12      # ODE tolerances (relative; absolute in units of 
 VALIDATION_TOL = 1e-2          # continuation vs GD over the run's last decade, relative
 CONTRACTION = 0.3              # predicted error contraction between continuation checkpoints
 MAX_CHECKPOINTS = 40
+EXTRA_DOUBLINGS = 12           # then s doubles (to S_MAX at most) until the direction settles
 FLOOR = 1e-8                   # the continued direction's precision floor (100 x RTOL)
 S_MAX = 1e5                    # log k; float64 logits of size ~1e5 ||W^mm|| keep ~1e-10 absolute
 
@@ -163,13 +164,16 @@ def next_s(s: float, rate: float | None) -> float:
 
 def continue_run(exact, eta, W_N: np.ndarray, PF_N: np.ndarray, N: int, rate: float | None) -> tuple[list, list]:
     """(s_i, P(s_i)) from s_0 = log N (P_perp(W_N), F-part frozen at P_F(W_N)), checkpoint after
-    checkpoint (``next_s``), until the growth direction has stopped moving (two consecutive changes
-    below FLOOR / 2), MAX_CHECKPOINTS or S_MAX."""
+    checkpoint (``next_s``; doubling s after MAX_CHECKPOINTS), until the growth direction has
+    stopped moving (two consecutive changes below FLOOR / 2) or S_MAX."""
     flow = TailFlow(exact, eta, PF_N)
     ss, Ps = [math.log(N)], [flow.perp(W_N - PF_N)]
     dirs, still = [], 0
-    while len(ss) <= MAX_CHECKPOINTS and next_s(ss[-1], rate) <= S_MAX:
-        s = next_s(ss[-1], rate)
+    while len(ss) <= MAX_CHECKPOINTS + EXTRA_DOUBLINGS:
+        # past MAX_CHECKPOINTS without settling (the rate was slower than predicted), double s
+        s = next_s(ss[-1], rate if len(ss) <= MAX_CHECKPOINTS else None)
+        if s > S_MAX:
+            break
         Ps.append(flow.solve(ss[-1], Ps[-1], [s])[-1])
         ss.append(s)
         step = Ps[-1] - Ps[-2]
@@ -313,12 +317,12 @@ def validate_path(exact, W0: np.ndarray, nu0: float, W1: np.ndarray, B1: float) 
     return float(np.linalg.norm(flow.W_of(x1).reshape(-1) - W0.reshape(-1) - move) / max(np.linalg.norm(move), 1e-300))
 
 
-def continue_path(exact, W_B: np.ndarray, nu: float, B: float) -> tuple[list, list]:
-    """(B_i, unit tangent dW/dB at B_i): from the path's last radius, doubling B until the tangent
+def continue_path(exact, W_B: np.ndarray, nu: float, B: float) -> tuple[list, list, list]:
+    """(B_i, unit tangent dW/dB at B_i, P_F(W_B_i) flattened): from the path's last radius, doubling B until the tangent
     stops moving (two changes below ``path_floor``), MAX_CHECKPOINTS or PATH_B_MAX."""
     flow = TailPath(exact)
     x = path_point(flow, W_B, nu)
-    Bs, tans, still, dx = [], [], 0, None
+    Bs, tans, Fs, still, dx = [], [], [], 0, None
     B_prev = B
     while len(Bs) < MAX_CHECKPOINTS and 2 * B_prev <= PATH_B_MAX:
         B_new = 2 * B_prev
@@ -329,12 +333,13 @@ def continue_path(exact, W_B: np.ndarray, nu: float, B: float) -> tuple[list, li
         dx = flow.tangent(x, B_new)
         t = (flow.Q @ dx[:flow.nF] + flow.Z @ dx[flow.nF:-1])
         tans.append(t / np.linalg.norm(t))
+        Fs.append(flow.Q @ x[:flow.nF])
         Bs.append(B_new)
         B_prev = B_new
         still = still + 1 if len(tans) > 1 and np.linalg.norm(tans[-1] - tans[-2]) < path_floor(B_new) else 0
         if still >= 2:
             break
-    return Bs, tans
+    return Bs, tans, Fs
 
 
 def path_floor(B: float) -> float:

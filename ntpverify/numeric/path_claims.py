@@ -31,6 +31,8 @@ from .path import PATH_GUARD, PathRun, fmt_radius
 from .problem import NumericProblem, failing_condition
 
 PATH_CLAIMS = ("thm1", "ext-path-rate")
+CONT_PROJ_FLOOR = 1e-9     # + 1e-13 B: float64 P_F(W_B) of the continued path, relative to max(1, ||W*||)
+                           # (seen: 1e-12 at B = 640 .. 3.6e-10 at B = 8e4, growing like B)
 
 
 def path_claims(problem: NumericProblem, path: PathRun, tols: Tolerances = DEFAULT_TOL) -> list[ClaimResult]:
@@ -141,31 +143,36 @@ def check_thm1(v: _PathView, tols: Tolerances):
         # doubling). A wrong W^mm direction makes 1 - cos level off at 1 - cos(angle); while it
         # still falls at least like 1/B (the theory: 1/B^2), no fail.
         direc, wdir = (_not_judged(e) for e in (direc, wdir))
-    cont = continued_tangent(v, tols, uhat)
+    cont, cont_proj = continued_path(v, tols, uhat, target, exp_model)
+    # P_F(W_B) -> W*: the multiprecision radii or the continued path deciding is enough, unless one fails
+    pj = (proj.status, cont_proj.status)
+    proj_status = PASS if PASS in pj and FAIL not in pj else worst(*pj)
     # any direction deciding is enough (a tangent converging to W^mm/||W^mm|| takes W_B / B with
     # it), unless W_B / ||W_B|| contradicts the claimed limit (even when that is not judged a fail)
     # or the continued path's tangent fails
     alls = (wdir.status, direc.status, cont.status)
     dir_status = PASS if PASS in alls and not contradicted and cont.status != FAIL else worst(*alls)
-    status = worst(kkt[0], proj.status, dir_status, PASS if cos_ok or dir_status != PASS else INC)
+    status = worst(kkt[0], proj_status, dir_status, PASS if cos_ok or dir_status != PASS else INC)
     deg_note = f" [degenerate: {degenerate}]" if degenerate else ""
     cos_note = f"1 - cos(W_B, W^mm) = {fmt(ctx, cosg[-1], 3)}" + ("" if cos_ok else " (not falling)")
-    summary = (f"{kkt[1]}; {proj.note}; W* confirmed to {digits} digits at B = {fmt_radius(v.Bs[-1])}; "
+    summary = (f"{kkt[1]}; {proj.note}; {cont_proj.note}; W* confirmed to {digits} digits at B = {fmt_radius(v.Bs[-1])}; "
                f"{wdir.note}; {direc.note}; {cont.note}; {cos_note}{deg_note}")
     return ClaimResult("thm1", status, summary,
                        {"kkt": kkt_ev, "projection": proj.evidence, "digits_confirmed": digits,
                         "confirm_digits_target": path.confirm_digits, "direction": direc.evidence,
                         "direction_of_W_B": wdir.evidence, "direction_continued": cont.evidence,
+                        "projection_continued": cont_proj.evidence,
                         "cosine": cos_ev, "radii": [fmt_radius(b) for b in v.Bs],
                         "added_radii": [fmt_radius(p.B) for p in pts if p.added],
                         "tolerances": tols.to_json()}), proj
 
 
-def continued_tangent(v: _PathView, tols: Tolerances, uhat: list) -> Estimate:
-    """The tangent's limit judged on the path continued in float64 past its last radius
-    (``logtime.TailPath``: the stationarity with its tail part divided by nu, in the log domain),
-    after it reproduced the multiprecision path's last radius step; doubling B, rate 1/B assumed
-    (1/log B, never failed, when degenerate)."""
+def continued_path(v: _PathView, tols: Tolerances, uhat: list, proj_tol, proj_model) -> tuple[Estimate, Estimate]:
+    """The tangent's limit and P_F(W_B)'s judged on the path continued in float64 past its last
+    radius (``logtime.TailPath``: the stationarity with its tail part divided by nu, in the log
+    domain), after it reproduced the multiprecision path's last radius step; doubling B. The
+    tangent: rate 1/B assumed (1/log B, never failed, when degenerate); P_F(W_B): e^(-B/||W^mm||),
+    floor (CONT_PROJ_FLOOR + 1e-13 B) max(1, ||W*||)."""
     ctx = v.ctx
     label = "tangent of the path continued in B -> W^mm/||W^mm||"
     ev: dict = {"quantity": label, "method": logtime.TailPath.__doc__.replace("\n", " ")}
@@ -178,11 +185,13 @@ def continued_tangent(v: _PathView, tols: Tolerances, uhat: list) -> Estimate:
                             "criterion": ("the continuation from W_B0 must reproduce the path's W_B1 - W_B0 "
                                           "within the tolerance (relative)")}
         if not mismatch <= logtime.VALIDATION_TOL:
-            return Estimate(INC, f"{label}: not used, it misses the path's last step by {mismatch:.2g}", ev)
-        Bs, tans = logtime.continue_path(v.problem.exact, A(p1.W), float(p1.nu), float(p1.B))
+            out = Estimate(INC, f"{label}: not used, it misses the path's last step by {mismatch:.2g}", ev)
+            return out, out
+        Bs, tans, Fs = logtime.continue_path(v.problem.exact, A(p1.W), float(p1.nu), float(p1.B))
     except (FloatingPointError, ArithmeticError, np.linalg.LinAlgError) as exc:
         ev["error"] = str(exc)
-        return Estimate(INC, f"{label}: the continuation stopped ({exc})", ev)
+        out = Estimate(INC, f"{label}: the continuation stopped ({exc})", ev)
+        return out, out
     degenerate = v.problem.offsets.degenerate_reason
     # a constraint of margin 1 + gap outside the support weighs e^(-gap B/||W^mm||) relative to the
     # support's: until that is below 1e-3 the tangent may still jump (calibration seed 325: 2e-3 up
@@ -201,7 +210,13 @@ def continued_tangent(v: _PathView, tols: Tolerances, uhat: list) -> Estimate:
                          model_note=degenerate or ("" if settled else "non-support constraints still weigh "
                                                    "over 1e-3 at the last radius"))
     est.evidence.update(ev)
-    return est
+    ts = [round(b, 6) for b in Bs]
+    proj = estimate_limit(ctx, ts, [[ctx.mpf(float(x)) for x in f] for f in Fs], v.W_star, proj_tol,
+                          (CONT_PROJ_FLOOR + 1e-13 * Bs[-1]) * max(ctx.one, v.ws_norm),
+                          "P_F(W_B) of the path continued in B -> W*",
+                          proj_model)
+    proj.evidence["validation"] = ev["validation"]
+    return est, proj
 
 
 def _not_judged(est: Estimate) -> Estimate:

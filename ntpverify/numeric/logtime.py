@@ -31,13 +31,15 @@ The direction of the flow's growth does not depend on where it starts (thm2 hold
 nor on an O(1/N) error in the frozen F-part (it shifts the constants of the tail terms, not the
 max-margin program that sets the direction): the continuation's start only has to be on GD's
 trajectory for the evidence to be about GD.
+
+The norm-ball path is continued the same way in B (``TailPath``): its stationarity with the tail
+part divided by nu, solved by float64 Newton with B doubling, after it reproduced the
+multiprecision path's last radius step.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.integrate import solve_ivp
 
@@ -58,12 +60,8 @@ def _lse(L: np.ndarray) -> np.ndarray:
 
 def _log_softmax_parts(L: np.ndarray, mask: np.ndarray):
     """(log s, log q): log-softmax over all tokens and over the support only (-inf off it)."""
-    mx = L.max(axis=1, keepdims=True)
-    lse_all = mx + np.log(np.exp(L - mx).sum(axis=1, keepdims=True))
     Ls = np.where(mask, L, -np.inf)
-    mxs = Ls.max(axis=1, keepdims=True)
-    lse_s = mxs + np.log(np.exp(Ls - mxs).sum(axis=1, keepdims=True))
-    return L - lse_all, Ls - lse_s
+    return L - _lse(L)[:, None], Ls - _lse(Ls)[:, None]
 
 
 class TailFlow:
@@ -134,16 +132,6 @@ def f_basis(exact) -> np.ndarray:
 
 def to_array(M) -> np.ndarray:
     return np.array([[float(x) for x in row] for row in M])
-
-
-@dataclass
-class Continuation:
-    """The continuation's checkpoints (s_i = log k_i, P_perp(W) there) and its validation."""
-
-    s: list[float]
-    P: list[np.ndarray]
-    validation: float          # relative mismatch with GD over the run's last decade
-    validated_over: tuple[int, int]
 
 
 def validate(exact, eta, W_prev: np.ndarray, PF_prev: np.ndarray, k_prev: int,

@@ -155,7 +155,8 @@ def check_thm1(v: _PathView, tols: Tolerances):
     status = worst(kkt[0], proj_status, dir_status, PASS if cos_ok or dir_status != PASS else INC)
     deg_note = f" [degenerate: {degenerate}]" if degenerate else ""
     cos_note = f"1 - cos(W_B, W^mm) = {fmt(ctx, cosg[-1], 3)}" + ("" if cos_ok else " (not falling)")
-    summary = (f"{kkt[1]}; {proj.note}; {cont_proj.note}; W* confirmed to {digits} digits at B = {fmt_radius(v.Bs[-1])}; "
+    summary = (f"{kkt[1]}; {proj.note}; {cont_proj.note}; "
+               f"W* confirmed to {digits} digits at B = {fmt_radius(v.Bs[-1])}; "
                f"{wdir.note}; {direc.note}; {cont.note}; {cos_note}{deg_note}")
     return ClaimResult("thm1", status, summary,
                        {"kkt": kkt_ev, "projection": proj.evidence, "digits_confirmed": digits,
@@ -197,10 +198,10 @@ def continued_path(v: _PathView, tols: Tolerances, uhat: list, proj_tol, proj_mo
     # support's: until that is below 1e-3 the tangent may still jump (calibration seed 325: 2e-3 up
     # to B = 5120, then 1e-6), so no fail before
     gap = v.problem.offsets.margin_gap
-    settled = gap is None or float(gap) * Bs[-1] / float(v.mm_norm) > math.log(1e3)
+    decay = None if gap is None else float(gap) * Bs[-1] / float(v.mm_norm)
+    settled = decay is None or decay > math.log(1e3)
     ev["non_support_weight"] = ("none (every constraint is tight)" if gap is None else
-                                f"e^(-{float(gap):.4g} B/||W^mm||) = {math.exp(-float(gap) * Bs[-1] / float(v.mm_norm)):.3g} "
-                                f"at B = {Bs[-1]:g}")
+                                f"e^(-{float(gap):.4g} B/||W^mm||) = {math.exp(-decay):.3g} at B = {Bs[-1]:g}")
     model = (RateModel("power", ctx.one, "1/B assumed (theory.md gives no rate for the tangent)", axis="B",
                        from_theory=False) if degenerate is None else
              RateModel("log", ctx.one, "degenerate instance: 1/log B assumed", axis="B", from_theory=False))

@@ -198,7 +198,7 @@ def _budget_after(pb, N, extra):
     """Modelled seconds of the adaptive run up to N = 10^3, 10^4 (FIRST_N and one decade), plus extra."""
     from ntpverify.numeric import drive
     assert N == 10 * drive.FIRST_N
-    return (drive.FIRST_N * drive.step_seconds(pb, "float64")
+    return (drive.extension_seconds(pb, "float64", 0, drive.FIRST_N)
             + drive.decade_seconds(pb, "float64", drive.FIRST_N) + extra)
 
 

@@ -173,3 +173,14 @@ def test_the_continued_path_decides_w_star_where_the_multiprecision_radii_stop()
     assert float(cont["errors"][-1]["error"]) < 1e-9
     bad, what = calibration.perturb(pb, "W_star", random.Random(0))
     assert by_id(path_claims(bad, pr))["thm1"].status == Status.FAIL, what
+
+
+def test_a_direction_exactly_on_w_mm_passes():
+    """Calibration seed 22 (d = 1): W_B lies on W^mm's line, 1 - cos(W_B, W^mm) is 0 to working
+    precision and cannot fall; that is no reason for an inconclusive."""
+    from ntpverify.numeric.path import run_path
+    from ntpverify.numeric.path_claims import path_claims
+    pb = problem_of(22)
+    thm1 = by_id(path_claims(pb, run_path(pb, precision=30, budget=10)))["thm1"]
+    assert thm1.status == Status.PASS, thm1.summary
+    assert float(thm1.evidence["cosine"]["cos_gap"][-1]["cos_gap"]) < 1e-60

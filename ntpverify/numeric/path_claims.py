@@ -130,8 +130,9 @@ def check_thm1(v: _PathView, tols: Tolerances):
                      "1/B from W_B = B W^mm/||W^mm|| + c + o(1) (assumed)")
     cosg = [v.ev.cos_gap(p.W) for p in pts]
     cos_ev = {"cos_gap": [{"B": fmt_radius(b), "cos_gap": fmt(ctx, g)} for b, g in zip(v.Bs, cosg)],
-              "criterion": "pass needs 1 - cos(W_B, W^mm) to have fallen over the last radius step"}
-    cos_ok = cosg[-1] < cosg[-2]
+              "criterion": ("pass needs 1 - cos(W_B, W^mm) to have fallen over the last radius step, or to be "
+                            "at the precision floor")}
+    cos_ok = cosg[-1] < cosg[-2] or cosg[-1] <= v.floor      # 0 to working precision cannot fall
     # W_B = sqrt(B^2 - |c|^2) W^mm/||W^mm|| + c + o(1) gives 1 - cos ~ |c_perp|^2 / (2 B^2)
     B1, B2 = q2mpf(ctx, v.Bs[-2]), q2mpf(ctx, v.Bs[-1])
     cos_on_rate = cosg[-1] <= cosg[-2] * (B1 / B2)

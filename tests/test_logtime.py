@@ -184,3 +184,16 @@ def test_a_direction_exactly_on_w_mm_passes():
     thm1 = by_id(path_claims(pb, run_path(pb, precision=30, budget=10)))["thm1"]
     assert thm1.status == Status.PASS, thm1.summary
     assert float(thm1.evidence["cosine"]["cos_gap"][-1]["cos_gap"]) < 1e-60
+
+
+def test_a_slowly_fading_non_support_constraint_blocks_a_fail():
+    """Calibration seed 1085 (near-collinear, ||W^mm|| = 43, smallest margin excess 0.0054): the
+    continued tangent settles 5.5e-5 from W^mm at B = 8e4, where that constraint still weighs
+    e^(-gap B/||W^mm||) = 3e-5: not a contradiction of thm1 (it was a false fail in the budget-2
+    calibration)."""
+    from ntpverify.numeric.path import run_path
+    from ntpverify.numeric.path_claims import path_claims
+    pb = problem_of(1085)
+    thm1 = by_id(path_claims(pb, run_path(pb, precision=30, budget=1.5)))["thm1"]
+    assert thm1.status == Status.INCONCLUSIVE, thm1.summary
+    assert "still weigh" in thm1.evidence["direction_continued"]["model_applies"]

@@ -197,3 +197,17 @@ def test_a_slowly_fading_non_support_constraint_blocks_a_fail():
     thm1 = by_id(path_claims(pb, run_path(pb, precision=30, budget=1.5)))["thm1"]
     assert thm1.status == Status.INCONCLUSIVE, thm1.summary
     assert "still weigh" in thm1.evidence["direction_continued"]["model_applies"]
+
+
+def test_the_continued_path_starts_where_nu_underflows_float64():
+    """At B = 1280 on the three-orthogonal case nu = e^-873, below float64's range: the path's
+    own log nu is handed over (float(nu) = 0 made the continuation raise a math domain error on 7
+    of 30 W*-perturbation calibration runs)."""
+    from closed_forms import three_orthogonal
+    from ntpverify.numeric.path import run_path
+    from ntpverify.numeric.path_claims import path_claims
+    pr = run_path(three_orthogonal(), [Fraction(320), Fraction(640), Fraction(1280)], precision=20)
+    assert float(pr.points[-1].nu) == 0.0
+    thm1 = by_id(path_claims(three_orthogonal(), pr))["thm1"]
+    assert thm1.status == Status.PASS, thm1.summary
+    assert float(thm1.evidence["direction_continued"]["validation"]["relative_mismatch"]) < 1e-10

@@ -289,27 +289,28 @@ class TailPath(TailFlow):
         return np.linalg.solve(self.jacobian(x), rhs)
 
 
-def path_point(flow: TailPath, W: np.ndarray, nu: float) -> np.ndarray:
-    """x = (c, y, tau) of a multiprecision path point."""
+def path_point(flow: TailPath, W: np.ndarray, tau: float) -> np.ndarray:
+    """x = (c, y, tau) of a multiprecision path point (tau = -log nu, taken in the path's own
+    precision: nu underflows float64 past B ~ 700 ||W^mm||)."""
     w = W.reshape(-1)
-    return np.concatenate([flow.Q.T @ w, flow.Z.T @ w, [-math.log(nu)]])
+    return np.concatenate([flow.Q.T @ w, flow.Z.T @ w, [tau]])
 
 
-def validate_path(exact, W0: np.ndarray, nu0: float, W1: np.ndarray, B1: float) -> float:
+def validate_path(exact, W0: np.ndarray, tau0: float, W1: np.ndarray, B1: float) -> float:
     """Relative mismatch between the multiprecision path's last radius step W_B1 - W_B0 and the
     continuation's over it."""
     flow = TailPath(exact)
-    x0 = path_point(flow, W0, nu0)
+    x0 = path_point(flow, W0, tau0)
     x1 = flow.solve(B1, x0 * np.append(np.full(len(x0) - 1, B1 / max(np.linalg.norm(x0[:-1]), 1e-300)), 1.0))
     move = (W1 - W0).reshape(-1)
     return float(np.linalg.norm(flow.W_of(x1).reshape(-1) - W0.reshape(-1) - move) / max(np.linalg.norm(move), 1e-300))
 
 
-def continue_path(exact, W_B: np.ndarray, nu: float, B: float) -> tuple[list, list, list]:
+def continue_path(exact, W_B: np.ndarray, tau: float, B: float) -> tuple[list, list, list]:
     """(B_i, unit tangent dW/dB at B_i, P_F(W_B_i) flattened): from the path's last radius, doubling B until the tangent
     stops moving (two changes below ``path_floor``), MAX_CHECKPOINTS or PATH_B_MAX."""
     flow = TailPath(exact)
-    x = path_point(flow, W_B, nu)
+    x = path_point(flow, W_B, tau)
     Bs, tans, Fs, still, dx = [], [], [], 0, None
     B_prev = B
     while len(Bs) < MAX_CHECKPOINTS and 2 * B_prev <= PATH_B_MAX:

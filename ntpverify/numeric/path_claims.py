@@ -182,7 +182,8 @@ def continued_path(v: _PathView, tols: Tolerances, uhat: list, proj_tol, proj_mo
     p0, p1 = v.path.points[-2:]
     A = logtime.to_array
     try:
-        mismatch = logtime.validate_path(v.problem.exact, A(p0.W), float(p0.nu), A(p1.W), float(p1.B))
+        tau0, tau1 = (-float(ctx.log(p.nu)) for p in (p0, p1))        # nu itself may underflow float64
+        mismatch = logtime.validate_path(v.problem.exact, A(p0.W), tau0, A(p1.W), float(p1.B))
         ev["validation"] = {"from_B": fmt_radius(p0.B), "to_B": fmt_radius(p1.B),
                             "relative_mismatch": f"{mismatch:.3g}", "tolerance": f"{logtime.VALIDATION_TOL:g}",
                             "criterion": ("the continuation from W_B0 must reproduce the path's W_B1 - W_B0 "
@@ -190,7 +191,7 @@ def continued_path(v: _PathView, tols: Tolerances, uhat: list, proj_tol, proj_mo
         if not mismatch <= logtime.VALIDATION_TOL:
             out = Estimate(INC, f"{label}: not used, it misses the path's last step by {mismatch:.2g}", ev)
             return out, out
-        Bs, tans, Fs = logtime.continue_path(v.problem.exact, A(p1.W), float(p1.nu), float(p1.B))
+        Bs, tans, Fs = logtime.continue_path(v.problem.exact, A(p1.W), tau1, float(p1.B))
     except (FloatingPointError, ArithmeticError, np.linalg.LinAlgError) as exc:
         ev["error"] = str(exc)
         out = Estimate(INC, f"{label}: the continuation stopped ({exc})", ev)

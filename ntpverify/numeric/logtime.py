@@ -39,9 +39,13 @@ multiprecision path's last radius step.
 
 from __future__ import annotations
 
+import functools
 import math
+
 import numpy as np
 from scipy.integrate import solve_ivp
+
+from .path_reduced import one_blas_thread
 
 RTOL, ATOL = 1e-10, 1e-12      # ODE tolerances (relative; absolute in units of W)
 VALIDATION_TOL = 1e-2          # continuation vs GD over the run's last decade, relative
@@ -50,6 +54,16 @@ MAX_CHECKPOINTS = 40
 EXTRA_DOUBLINGS = 12           # then s doubles (to S_MAX at most) until the direction settles
 FLOOR = 1e-8                   # the continued direction's precision floor (100 x RTOL)
 S_MAX = 1e5                    # log k; float64 logits of size ~1e5 ||W^mm|| keep ~1e-10 absolute
+
+
+def _one_thread(fn):
+    """Run ``fn`` with BLAS on one thread: these matrices are small, and on a loaded 2-core
+    machine OpenBLAS's spinning threads made a continuation take 45 s instead of 1 s."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with one_blas_thread():
+            return fn(*args, **kwargs)
+    return wrapper
 
 
 def _lse(L: np.ndarray) -> np.ndarray:
@@ -134,6 +148,7 @@ def to_array(M) -> np.ndarray:
     return np.array([[float(x) for x in row] for row in M])
 
 
+@_one_thread
 def validate(exact, eta, W_prev: np.ndarray, PF_prev: np.ndarray, k_prev: int,
              W_last: np.ndarray, k_last: int) -> float:
     """Relative mismatch between GD's last stretch of P_perp and the continuation over it."""
@@ -150,6 +165,7 @@ def next_s(s: float, rate: float | None) -> float:
     return s + max(math.log(10), -math.log(CONTRACTION) / rate) if rate else 2 * s
 
 
+@_one_thread
 def continue_run(exact, eta, W_N: np.ndarray, PF_N: np.ndarray, N: int, rate: float | None) -> tuple[list, list]:
     """(s_i, P(s_i)) from s_0 = log N (P_perp(W_N), F-part frozen at P_F(W_N)), checkpoint after
     checkpoint (``next_s``; doubling s after MAX_CHECKPOINTS), until the growth direction has
@@ -296,6 +312,7 @@ def path_point(flow: TailPath, W: np.ndarray, tau: float) -> np.ndarray:
     return np.concatenate([flow.Q.T @ w, flow.Z.T @ w, [tau]])
 
 
+@_one_thread
 def validate_path(exact, W0: np.ndarray, tau0: float, W1: np.ndarray, B1: float) -> float:
     """Relative mismatch between the multiprecision path's last radius step W_B1 - W_B0 and the
     continuation's over it."""
@@ -306,6 +323,7 @@ def validate_path(exact, W0: np.ndarray, tau0: float, W1: np.ndarray, B1: float)
     return float(np.linalg.norm(flow.W_of(x1).reshape(-1) - W0.reshape(-1) - move) / max(np.linalg.norm(move), 1e-300))
 
 
+@_one_thread
 def continue_path(exact, W_B: np.ndarray, tau: float, B: float) -> tuple[list, list, list]:
     """(B_i, unit tangent dW/dB at B_i, P_F(W_B_i) flattened): from the path's last radius, doubling B until the tangent
     stops moving (two changes below ``path_floor``), MAX_CHECKPOINTS or PATH_B_MAX."""

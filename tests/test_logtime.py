@@ -64,7 +64,7 @@ def test_the_growth_direction_contracts_at_the_predicted_rate(generic):
     pb, run = generic
     W, PF = arrays(run, N)
     rho = pb.offsets.direction_rate()
-    ss, Ps = logtime.continue_run(pb.exact, pb.eta, W, PF, N, rho)
+    ss, Ps, _ = logtime.continue_run(pb.exact, pb.eta, W, PF, N, rho)
     Wmm = logtime.to_array(pb.W_mm).reshape(-1)
     u = Wmm / np.linalg.norm(Wmm)
     errs = [np.linalg.norm((b - a) / np.linalg.norm(b - a) - u) for a, b in zip(Ps, Ps[1:])]
@@ -211,3 +211,15 @@ def test_the_continued_path_starts_where_nu_underflows_float64():
     thm1 = by_id(path_claims(three_orthogonal(), pr))["thm1"]
     assert thm1.status == Status.PASS, thm1.summary
     assert float(thm1.evidence["direction_continued"]["validation"]["relative_mismatch"]) < 1e-10
+
+
+def test_the_continuation_keeps_its_tolerance_above_float64_noise():
+    """Calibration seed 1117 (weakly active, ||W^mm|| = 12): at s ~ 5e3 the logits reach ~5e4 and
+    an ODE tolerance of 1e-10 sat below the right-hand side's own float64 noise: LSODA took 2.4 M
+    evaluations for one stretch (a calibration run hung). The tolerance now follows the logits'
+    size, the floor follows the tolerance, and a stretch over MAX_EVALS stops the continuation."""
+    pb = problem_of(1117)
+    run = run_gd(pb, 10**4, 15, backend="float64")
+    W, PF = arrays(run, 10**4)
+    ss, Ps, info = logtime.continue_run(pb.exact, pb.eta, W, PF, 10**4, pb.offsets.direction_rate())
+    assert ss[-1] > 5e3 and info["floor"] > logtime.FLOOR

@@ -328,18 +328,19 @@ def continued_direction(v: GdView, tols: Tolerances, uhat: list) -> Estimate:
                                   f"(relative; needs <= {logtime.VALIDATION_TOL:g}): GD is not yet on its "
                                   "log-time flow; run longer"), ev)
         rho = v.offsets.direction_rate()
-        ss, Ps = logtime.continue_run(v.exact, v.problem.eta, A(c1.W), A(c1.PF), k1, rho)
-        v.continued = (ss, Ps, A(c1.PF))
+        ss, Ps, info = logtime.continue_run(v.exact, v.problem.eta, A(c1.W), A(c1.PF), k1, rho)
+        v.continued = (ss, Ps, A(c1.PF), info)
     except (FloatingPointError, ArithmeticError) as exc:
         ev["error"] = str(exc)
         return Estimate(INC, f"{label}: the continuation stopped ({exc})", ev)
     secants = [_unit(ctx, [ctx.mpf(float(x)) for x in b - a]) for a, b in zip(Ps, Ps[1:])]
     ts = [round(s, 4) for s in ss[1:]]
-    floor = ctx.mpf(logtime.FLOOR)
+    floor = ctx.mpf(info["floor"])
     est = estimate_limit(ctx, ts, secants, uhat, q2mpf(ctx, tols.direction_limit), floor, label, continued_model(v),
                          fail_allowed=v.degenerate is None, model_note=v.degenerate or "")
     est.evidence.update(ev)
     est.evidence["continued_to"] = f"log k = {ts[-1]:g} (k about 1e{int(ts[-1] / math.log(10))})"
+    est.evidence["continuation_stopped"] = info["stopped"]
     est.evidence["growth_per_log_k"] = [f"{float(ctx.sqrt(ctx.fsum(x * x for x in b - a))) / (s1 - s0):.8g}"
                                         for a, b, s0, s1 in zip(Ps, Ps[1:], ss, ss[1:])]
     est.evidence["predicted_growth_per_log_k"] = fmt(ctx, v.mm_norm, 8)
@@ -357,11 +358,11 @@ def check_loss_rate(v: GdView, tols: Tolerances) -> ClaimResult:
                          settle_from=SETTLE_K)
     res.evidence["observed_ratio"] = fmt(ctx, xs[-1][0], 8)
     if v.continued is not None:
-        ss, Ps, W_F = v.continued
+        ss, Ps, W_F, info = v.continued
         flow = logtime.TailFlow(v.exact, v.problem.eta, W_F)
         cx = [[ctx.mpf(float(v.problem.eta) * flow.scaled_tail(s, P)) / v.mm_norm_sq] for s, P in zip(ss[1:], Ps[1:])]
         cont = estimate_limit(ctx, [round(s, 4) for s in ss[1:]], cx, [ctx.one], q2mpf(ctx, tols.loss_rate),
-                              ctx.mpf(logtime.FLOOR), "eta k T(W) / ||W^mm||^2 of GD continued in log time -> 1 "
+                              ctx.mpf(info["floor"]), "eta k T(W) / ||W^mm||^2 of GD continued in log time -> 1 "
                               "(T the out-of-support part of CE - H; the in-support part is O(1/k^2))",
                               continued_model(v), fail_allowed=v.degenerate is None, model_note=v.degenerate or "")
         if cont.status in (PASS, FAIL):
@@ -520,7 +521,7 @@ def continued_offsets(v: GdView, st: OffsetStructure, tols: Tolerances) -> Estim
     log(eta pi_j q_{j,a_j} / lambda_{j,v}) - <A_{j,v}, W_F>, q_j the softmax of W_F's logits on S_j
     (the two differ by O(1/N); W* itself is judged by thm2). Rate e^(-rho s)."""
     ctx, ev = v.ctx, v.ev
-    ss, Ps, W_F = v.continued
+    ss, Ps, W_F, info = v.continued
     if v.offsets.direction_rate() is None:
         return Estimate(INC, "offsets of the continuation: no rate (degenerate instance)", {})
     mm = logtime.to_array(ev.W_mm).reshape(-1)
@@ -536,7 +537,7 @@ def continued_offsets(v: GdView, st: OffsetStructure, tols: Tolerances) -> Estim
         for i, (s, P) in enumerate(zip(ss[1:], Ps[1:])):
             X = (P - s * mm).reshape(len(ev.W_mm), -1)
             xs[i].append(ctx.mpf(float((X[a] - X[t]) @ H[j])))
-    amax = max(float(v.mm_norm) * s for s in ss) * 1e-15 * 100 + logtime.FLOOR
+    amax = max(float(v.mm_norm) * s for s in ss) * 1e-15 * 100 + info["floor"]
     model = continued_model(v)
     est = estimate_limit(ctx, [round(s, 4) for s in ss[1:]], xs, pred, q2mpf(ctx, tols.offset), ctx.mpf(amax),
                          "offsets of GD continued in log time -> log(eta pi_j q_{j,a_j} / lambda_{j,v}) - "

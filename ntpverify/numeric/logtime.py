@@ -52,7 +52,9 @@ VALIDATION_TOL = 1e-2          # continuation vs GD over the run's last decade, 
 CONTRACTION = 0.3              # predicted error contraction between continuation checkpoints
 MAX_CHECKPOINTS = 40
 EXTRA_DOUBLINGS = 12           # then s doubles (to S_MAX at most) until the direction settles
-FLOOR = 1e-8                   # the continued direction's precision floor (100 x RTOL)
+FLOOR = 1e-8                   # the continued direction's precision floor: 100 x the ODE tolerance,
+NOISE_FACTOR = 100             # which grows to NOISE_FACTOR eps max |logit| where the logits are large
+MAX_EVALS = 50000              # right-hand sides per stretch before the continuation stops there
 S_MAX = 1e5                    # log k; float64 logits of size ~1e5 ||W^mm|| keep ~1e-10 absolute
 
 
@@ -118,13 +120,38 @@ class TailFlow:
         factor = np.where(y > 0, np.log1p(y) / np.where(y > 0, y, 1.0), 1.0)
         return float(np.sum(self.pi * np.exp(s + x) * factor))
 
+    def rtol(self, p: np.ndarray) -> float:
+        """RTOL, or more where the logits are so large that float64 makes the right-hand side
+        noisier (relative ~ eps max |logit|): a tolerance below its noise made LSODA crawl (2.4 M
+        evaluations for one stretch at s ~ 5e3 on calibration seed 1117)."""
+        W = self.W_F + p.reshape(self.V, self.d)
+        return max(RTOL, NOISE_FACTOR * np.finfo(float).eps * float(np.abs(self.H @ W.T).max()))
+
     def solve(self, s0: float, p0: np.ndarray, s_points: list[float]) -> list[np.ndarray]:
-        """P at each of the ascending s_points (>= s0), from P(s0) = p0."""
-        sol = solve_ivp(self.rhs, (s0, s_points[-1]), np.asarray(p0, dtype=float).reshape(-1),
-                        method="LSODA", t_eval=s_points, rtol=RTOL, atol=ATOL)
+        """P at each of the ascending s_points (>= s0), from P(s0) = p0; FloatingPointError when
+        the solver fails or needs over MAX_EVALS right-hand sides."""
+        count = [0]
+
+        def fun(s, p):
+            count[0] += 1
+            if count[0] > MAX_EVALS:
+                raise _TooLong
+            return self.rhs(s, p)
+
+        p_end_guess = np.asarray(p0, dtype=float).reshape(-1) * (s_points[-1] / max(s0, 1.0))
+        try:
+            sol = solve_ivp(fun, (s0, s_points[-1]), np.asarray(p0, dtype=float).reshape(-1), method="LSODA",
+                            t_eval=s_points, rtol=self.rtol(p_end_guess), atol=ATOL)
+        except _TooLong:
+            raise FloatingPointError(f"log-time continuation from s = {s0:.6g} needed over {MAX_EVALS} "
+                                     "right-hand sides") from None
         if sol.status != 0:
             raise FloatingPointError(f"log-time continuation stopped at s = {sol.t[-1]:.6g}: {sol.message}")
         return [sol.y[:, i] for i in range(sol.y.shape[1])]
+
+
+class _TooLong(Exception):
+    pass
 
 
 def f_basis(exact) -> np.ndarray:
@@ -166,26 +193,40 @@ def next_s(s: float, rate: float | None) -> float:
 
 
 @_one_thread
-def continue_run(exact, eta, W_N: np.ndarray, PF_N: np.ndarray, N: int, rate: float | None) -> tuple[list, list]:
-    """(s_i, P(s_i)) from s_0 = log N (P_perp(W_N), F-part frozen at P_F(W_N)), checkpoint after
-    checkpoint (``next_s``; doubling s after MAX_CHECKPOINTS), until the growth direction has
-    stopped moving (two consecutive changes below FLOOR / 2) or S_MAX."""
+def continue_run(exact, eta, W_N: np.ndarray, PF_N: np.ndarray, N: int,
+                 rate: float | None) -> tuple[list, list, dict]:
+    """(s_i, P(s_i), info) from s_0 = log N (P_perp(W_N), F-part frozen at P_F(W_N)), checkpoint
+    after checkpoint (``next_s``; doubling s after MAX_CHECKPOINTS), until the growth direction
+    has stopped moving (two consecutive changes below half the floor), S_MAX, or a stretch the
+    solver cannot finish (then the checkpoints reached, at least three, are returned). ``info``:
+    why it stopped, and the precision floor of the direction (FLOOR, or 100 x the largest ODE
+    tolerance used)."""
     flow = TailFlow(exact, eta, PF_N)
     ss, Ps = [math.log(N)], [flow.perp(W_N - PF_N)]
     dirs, still = [], 0
+    info = {"stopped": "the direction settled", "floor": FLOOR}
     while len(ss) <= MAX_CHECKPOINTS + EXTRA_DOUBLINGS:
         # past MAX_CHECKPOINTS without settling (the rate was slower than predicted), double s
         s = next_s(ss[-1], rate if len(ss) <= MAX_CHECKPOINTS else None)
         if s > S_MAX:
+            info["stopped"] = f"S_MAX = {S_MAX:g} reached"
             break
-        Ps.append(flow.solve(ss[-1], Ps[-1], [s])[-1])
+        try:
+            P = flow.solve(ss[-1], Ps[-1], [s])[-1]
+        except FloatingPointError as exc:
+            if len(ss) < 4:
+                raise
+            info["stopped"] = str(exc)       # judged on the checkpoints reached
+            break
+        info["floor"] = max(info["floor"], 100 * flow.rtol(P))
+        Ps.append(P)
         ss.append(s)
         step = Ps[-1] - Ps[-2]
         dirs.append(step / np.linalg.norm(step))
-        still = still + 1 if len(dirs) > 1 and np.linalg.norm(dirs[-1] - dirs[-2]) < FLOOR / 2 else 0
+        still = still + 1 if len(dirs) > 1 and np.linalg.norm(dirs[-1] - dirs[-2]) < info["floor"] / 2 else 0
         if still >= 2:
             break
-    return ss, Ps
+    return ss, Ps, info
 
 
 # ---------------------------------------------------------------------------------------------

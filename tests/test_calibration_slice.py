@@ -31,8 +31,9 @@ def test_no_fail_on_valid_instances(honest):
 
 def test_the_slice_decides_something(honest):
     """A rule that never passes cannot fail either: the slice must decide most core claims even
-    with this budget (measured: see the README's calibration table)."""
-    for cid, least in (("prop1", 0.9), ("lemma2", 0.5), ("thm2", 0.3)):
+    with this budget (measured at budget 2 on seeds 1000-1439: thm2 passes on about 80 %, thm1
+    on about 93 %, lemma2 on about 79 %; see the README's calibration table)."""
+    for cid, least in (("prop1", 0.9), ("lemma2", 0.5), ("thm2", 0.6), ("thm1", 0.6)):
         passed = sum(r["claims"][cid]["status"] == "pass" for r in honest)
         assert passed >= least * SLICE, (cid, passed, table(honest))
 

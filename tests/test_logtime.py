@@ -223,3 +223,14 @@ def test_the_continuation_keeps_its_tolerance_above_float64_noise():
     W, PF = arrays(run, 10**4)
     ss, Ps, info = logtime.continue_run(pb.exact, pb.eta, W, PF, 10**4, pb.offsets.direction_rate())
     assert ss[-1] > 5e3 and info["floor"] > logtime.FLOOR
+
+
+def test_no_projection_fail_while_the_direction_is_in_its_transient():
+    """Calibration seed 1385 (near-collinear) at k = 1e5: P_F(W_k)'s last two decades shrink like
+    1/k, but W_k itself is in its transient (1 - cos = 0.13, the direction estimates' increments
+    growing): the projection's estimate 1.9e-3 from W* was a false fail at budget 2."""
+    pb = problem_of(1385)
+    run = run_gd(pb, 10**5, 15, backend="float64")
+    thm2 = by_id(gd_claims(pb, run))["thm2"]
+    assert thm2.status == Status.INCONCLUSIVE, thm2.summary
+    assert "not judged: W_k's direction is not in its asymptotic regime" in thm2.summary

@@ -234,3 +234,18 @@ def test_no_projection_fail_while_the_direction_is_in_its_transient():
     thm2 = by_id(gd_claims(pb, run))["thm2"]
     assert thm2.status == Status.INCONCLUSIVE, thm2.summary
     assert "not judged: W_k's direction is not in its asymptotic regime" in thm2.summary
+
+
+def test_a_resolved_discrepancy_blocks_a_pass_even_when_not_judged():
+    """Calibration seed 1027 (weakly active) with W^mm turned by 0.0118 rad: the finite-radius
+    direction estimates agree within their 0.05 tolerance, and the continued tangent resolves the
+    turn (0.0118 against a resolution of 3e-5) but may not fail (a non-support constraint still
+    weighs over 1e-12). thm1 passed; now it is inconclusive."""
+    from ntpverify.numeric.path import run_path
+    from ntpverify.numeric.path_claims import path_claims
+    pb = problem_of(1027)
+    bad, what = calibration.perturb(pb, "W_mm", random.Random(1027))
+    pr = run_path(pb, precision=30, budget=10)
+    thm1 = by_id(path_claims(bad, pr))["thm1"]
+    assert thm1.status == Status.INCONCLUSIVE, (what, thm1.summary)
+    assert by_id(path_claims(pb, pr))["thm1"].status == Status.PASS

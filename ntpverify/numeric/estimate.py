@@ -51,6 +51,13 @@ REGIME_SLACK = Fraction(1, 2)  # observed log-contraction must be >= this share 
 SETTLE_SLACK = Fraction(3, 4)  # ... and >= this share over both of the last two steps for a fail
 
 
+def contradicts(est: "Estimate") -> bool:
+    """In regime, and the claimed value farther from the estimate than its resolution: evidence
+    against the claim even when not judged a fail (e.g. the model is known not to apply)."""
+    return bool(est.in_regime and est.distance is not None and est.resolution is not None
+                and est.distance > est.resolution)
+
+
 def worst(*statuses: Status) -> Status:
     """FAIL over INCONCLUSIVE over PASS (not-applicable counts as pass here)."""
     return max(statuses, key=lambda s: _RANK[s])

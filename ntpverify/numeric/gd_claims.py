@@ -39,7 +39,7 @@ from fractions import Fraction
 from ..errors import InternalError
 from ..exactnum import fmt_q
 from ..status import ClaimResult
-from .estimate import (FAIL, INC, NA, PASS, Estimate, RateModel, dist_l2, estimate_limit, fmt,
+from .estimate import (FAIL, INC, NA, PASS, Estimate, RateModel, contradicts, dist_l2, estimate_limit, fmt,
                        pow10_text, worst)
 from . import logtime
 from .gd import Checkpoint, GdRun, frob, mscale, msub, q2mpf
@@ -280,7 +280,8 @@ def check_thm2(v: GdView, tols: Tolerances) -> tuple[ClaimResult, Estimate, Esti
     # any one deciding is enough (the decade direction converging takes W_k / ||W_k|| with it, and
     # the continuation is GD's own flow), unless another fails
     alls = (wdir.status, direc.status, cont.status)
-    dir_status = PASS if PASS in alls and FAIL not in alls else worst(*alls)
+    # a continuation that resolves a discrepancy it may not judge (degenerate) still blocks a pass
+    dir_status = PASS if PASS in alls and FAIL not in alls and not contradicts(cont) else worst(*alls)
     gaps = [v.cos_gap(c) for c in v.cps]
     cos_ev = {"cos_gap": [{"k": k, "cos_gap": fmt(ctx, g)} for k, g in zip(v.ks, gaps)],
               "criterion": "pass needs 1 - cos(W_k, W^mm) to have fallen over the last decade, or to be at the floor"}

@@ -23,7 +23,8 @@ import numpy as np
 from ..errors import InternalError
 from ..exactnum import fmt_q
 from ..status import ClaimResult, Status
-from .estimate import FAIL, INC, NA, PASS, Estimate, RateModel, dist_l2, estimate_limit, fmt, worst
+from .estimate import (FAIL, INC, NA, PASS, Estimate, RateModel, contradicts, dist_l2, estimate_limit, fmt,
+                       worst)
 from . import logtime
 from .gd import Evaluator, q2mpf
 from .gd_claims import DEFAULT_TOL, Tolerances, _flat, _unit, not_applicable
@@ -153,7 +154,9 @@ def check_thm1(v: _PathView, tols: Tolerances):
     # it), unless W_B / ||W_B|| contradicts the claimed limit (even when that is not judged a fail)
     # or the continued path's tangent fails
     alls = (wdir.status, direc.status, cont.status)
-    dir_status = PASS if PASS in alls and not contradicted and cont.status != FAIL else worst(*alls)
+    # a continued tangent that resolves a discrepancy it may not judge still blocks a pass
+    blocked = contradicted or cont.status == FAIL or contradicts(cont)
+    dir_status = PASS if PASS in alls and not blocked else worst(*alls)
     status = worst(kkt[0], proj_status, dir_status, PASS if cos_ok or dir_status != PASS else INC)
     deg_note = f" [degenerate: {degenerate}]" if degenerate else ""
     cos_note = f"1 - cos(W_B, W^mm) = {fmt(ctx, cosg[-1], 3)}" + ("" if cos_ok else " (not falling)")

@@ -58,6 +58,12 @@ def contradicts(est: "Estimate") -> bool:
                 and est.distance > est.resolution)
 
 
+def any_decides(statuses, blocked: bool = False) -> Status:
+    """PASS when one of several estimates of the same limit passes and nothing blocks it (the
+    caller says what does: another estimate's fail, a resolved discrepancy, ...); else the worst."""
+    return PASS if PASS in statuses and not blocked else worst(*statuses)
+
+
 def worst(*statuses: Status) -> Status:
     """FAIL over INCONCLUSIVE over PASS (not-applicable counts as pass here)."""
     return max(statuses, key=lambda s: _RANK[s])

@@ -39,8 +39,8 @@ from fractions import Fraction
 from ..errors import InternalError
 from ..exactnum import fmt_q
 from ..status import ClaimResult
-from .estimate import (FAIL, INC, NA, PASS, Estimate, RateModel, contradicts, dist_l2, estimate_limit, fmt,
-                       pow10_text, worst)
+from .estimate import (FAIL, INC, NA, PASS, Estimate, RateModel, any_decides, contradicts, dist_l2,
+                       estimate_limit, fmt, pow10_text, worst)
 from . import logtime
 from .gd import Checkpoint, GdRun, frob, mscale, msub, q2mpf
 from .offsets import OffsetStructure
@@ -281,7 +281,7 @@ def check_thm2(v: GdView, tols: Tolerances) -> tuple[ClaimResult, Estimate, Esti
     # the continuation is GD's own flow), unless another fails
     alls = (wdir.status, direc.status, cont.status)
     # a continuation that resolves a discrepancy it may not judge (degenerate) still blocks a pass
-    dir_status = PASS if PASS in alls and FAIL not in alls and not contradicts(cont) else worst(*alls)
+    dir_status = any_decides(alls, blocked=FAIL in alls or contradicts(cont))
     gaps = [v.cos_gap(c) for c in v.cps]
     cos_ev = {"cos_gap": [{"k": k, "cos_gap": fmt(ctx, g)} for k, g in zip(v.ks, gaps)],
               "criterion": "pass needs 1 - cos(W_k, W^mm) to have fallen over the last decade, or to be at the floor"}
@@ -536,12 +536,11 @@ def continued_offsets(v: GdView, st: OffsetStructure, tols: Tolerances) -> Estim
     mm = logtime.to_array(ev.W_mm).reshape(-1)
     H = logtime.to_array(ev.H)
     LF = H @ W_F.T
+    _, log_q = logtime.log_softmax_parts(LF, logtime.support_mask(v.exact))
     pred, xs = [], [[] for _ in ss[1:]]
     for (j, t), lam in zip(st.pairs, st.lambdas):
         a = v.exact.anchors[j]
-        S = list(v.exact.supports[j])
-        lq = LF[j, a] - max(LF[j, S]) - math.log(sum(math.exp(x - max(LF[j, S])) for x in LF[j, S]))
-        pred.append(ctx.mpf(math.log(float(v.problem.eta) * float(v.exact.pi[j]) / float(lam)) + lq
+        pred.append(ctx.mpf(math.log(float(v.problem.eta) * float(v.exact.pi[j]) / float(lam)) + log_q[j, a]
                             - (LF[j, a] - LF[j, t])))
         for i, (s, P) in enumerate(zip(ss[1:], Ps[1:])):
             X = (P - s * mm).reshape(len(ev.W_mm), -1)

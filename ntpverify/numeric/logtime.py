@@ -74,7 +74,15 @@ def _lse(L: np.ndarray) -> np.ndarray:
     return mx + np.log(np.exp(L - mx[:, None]).sum(axis=1))
 
 
-def _log_softmax_parts(L: np.ndarray, mask: np.ndarray):
+def support_mask(exact) -> np.ndarray:
+    """m x V booleans: token v is in S_j."""
+    mask = np.zeros((exact.m, exact.V), dtype=bool)
+    for j, S in enumerate(exact.supports):
+        mask[j, list(S)] = True
+    return mask
+
+
+def log_softmax_parts(L: np.ndarray, mask: np.ndarray):
     """(log s, log q): log-softmax over all tokens and over the support only (-inf off it)."""
     Ls = np.where(mask, L, -np.inf)
     return L - _lse(L)[:, None], Ls - _lse(Ls)[:, None]
@@ -87,9 +95,7 @@ class TailFlow:
         self.V, self.d = exact.V, exact.d
         self.H = np.array([[float(x) for x in h] for h in exact.H])
         self.pi = np.array([float(x) for x in exact.pi])
-        self.mask = np.zeros((exact.m, exact.V), dtype=bool)
-        for j, S in enumerate(exact.supports):
-            self.mask[j, list(S)] = True
+        self.mask = support_mask(exact)
         self.eta = float(eta)
         self.W_F = np.asarray(W_F, dtype=float)
         self.Q = f_basis(exact)                      # orthonormal basis of F, (V d) x dim F
@@ -101,7 +107,7 @@ class TailFlow:
     def rhs(self, s: float, p: np.ndarray) -> np.ndarray:
         W = self.W_F + p.reshape(self.V, self.d)
         L = self.H @ W.T                              # m x V logits
-        log_s, log_q = _log_softmax_parts(L, self.mask)
+        log_s, log_q = log_softmax_parts(L, self.mask)
         off = np.where(self.mask, 0.0, np.exp(np.where(self.mask, -np.inf, s + log_s)))   # e^s s_{j,v}
         mass = off.sum(axis=1, keepdims=True)                                               # e^s m_j
         r = off - mass * np.where(self.mask, np.exp(log_q), 0.0)
@@ -260,7 +266,7 @@ class TailPath(TailFlow):
         the unscaled sums m = e^-tau M, per context."""
         tau = x[-1]
         L = self.H @ self.W_of(x).T
-        log_s, log_q = _log_softmax_parts(L, self.mask)
+        log_s, log_q = log_softmax_parts(L, self.mask)
         o = np.where(self.mask, 0.0, np.exp(np.where(self.mask, -np.inf, tau + log_s)))
         M = o.sum(axis=1)
         return np.where(self.mask, np.exp(log_q), 0.0), o, M, M * math.exp(-tau)
@@ -305,7 +311,7 @@ class TailPath(TailFlow):
     def matched_tau(self, x: np.ndarray) -> np.ndarray:
         """x with tau shifted so that the largest scaled tail term, pi_j e^tau s_{j,v} ||h_j||, is
         about ||y|| (in the log domain: at a guessed x the terms may all underflow)."""
-        log_s, _ = _log_softmax_parts(self.H @ self.W_of(x).T, self.mask)
+        log_s, _ = log_softmax_parts(self.H @ self.W_of(x).T, self.mask)
         size = np.log(self.pi)[:, None] + np.log(np.linalg.norm(self.H, axis=1))[:, None] + log_s
         top = float(np.max(np.where(self.mask, -np.inf, size)))
         out = x.copy()

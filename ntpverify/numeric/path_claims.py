@@ -23,8 +23,8 @@ import numpy as np
 from ..errors import InternalError
 from ..exactnum import fmt_q
 from ..status import ClaimResult, Status
-from .estimate import (FAIL, INC, NA, PASS, Estimate, RateModel, contradicts, dist_l2, estimate_limit, fmt,
-                       worst)
+from .estimate import (FAIL, INC, NA, PASS, Estimate, RateModel, any_decides, contradicts, dist_l2,
+                       estimate_limit, fmt, worst)
 from . import logtime
 from .gd import Evaluator, q2mpf
 from .gd_claims import DEFAULT_TOL, Tolerances, _flat, _unit, not_applicable
@@ -149,14 +149,14 @@ def check_thm1(v: _PathView, tols: Tolerances):
     cont, cont_proj = continued_path(v, tols, uhat, target, exp_model)
     # P_F(W_B) -> W*: the multiprecision radii or the continued path deciding is enough, unless one fails
     pj = (proj.status, cont_proj.status)
-    proj_status = PASS if PASS in pj and FAIL not in pj else worst(*pj)
+    proj_status = any_decides(pj, blocked=FAIL in pj)
     # any direction deciding is enough (a tangent converging to W^mm/||W^mm|| takes W_B / B with
     # it), unless W_B / ||W_B|| contradicts the claimed limit (even when that is not judged a fail)
     # or the continued path's tangent fails
     alls = (wdir.status, direc.status, cont.status)
     # a continued tangent that resolves a discrepancy it may not judge still blocks a pass
     blocked = contradicted or cont.status == FAIL or contradicts(cont)
-    dir_status = PASS if PASS in alls and not blocked else worst(*alls)
+    dir_status = any_decides(alls, blocked)
     status = worst(kkt[0], proj_status, dir_status, PASS if cos_ok or dir_status != PASS else INC)
     deg_note = f" [degenerate: {degenerate}]" if degenerate else ""
     cos_note = f"1 - cos(W_B, W^mm) = {fmt(ctx, cosg[-1], 3)}" + ("" if cos_ok else " (not falling)")

@@ -98,7 +98,13 @@ class TailFlow:
         self.mask = support_mask(exact)
         self.eta = float(eta)
         self.W_F = np.asarray(W_F, dtype=float)
-        self.Q = f_basis(exact)                      # orthonormal basis of F, (V d) x dim F
+        self.exact = exact
+
+    @functools.cached_property
+    def Q(self) -> np.ndarray:
+        """An orthonormal basis of F, (V d) x dim F (built when first needed: ``scaled_tail``
+        never needs it)."""
+        return f_basis(self.exact)
 
     def perp(self, X: np.ndarray) -> np.ndarray:
         x = X.reshape(-1)

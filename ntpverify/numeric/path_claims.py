@@ -119,9 +119,8 @@ def check_thm1(v: _PathView, tols: Tolerances):
 
     def direction(label, vectors, why):
         """1/B assumed (never failed with 1/log B on degenerate instances, where offsets drift)."""
-        model = (RateModel("power", ctx.one, why, axis="B", from_theory=False) if degenerate is None else
-                 RateModel("log", ctx.one, "degenerate instance: 1/log B assumed", axis="B", from_theory=False))
-        return estimate_limit(ctx, v.Bs, vectors, uhat, q2mpf(ctx, tols.direction), v.floor, label, model,
+        return estimate_limit(ctx, v.Bs, vectors, uhat, q2mpf(ctx, tols.direction), v.floor, label,
+                              direction_model(ctx, degenerate, why),
                               fail_allowed=degenerate is None, model_note=degenerate or "", agreement="error")
 
     direc = direction("path tangent dW/dB -> W^mm/||W^mm||", tangents,
@@ -173,6 +172,14 @@ def check_thm1(v: _PathView, tols: Tolerances):
                         "tolerances": tols.to_json()}), proj
 
 
+def direction_model(ctx, degenerate: str | None, why: str) -> RateModel:
+    """A path direction's rate in B: 1/B assumed (``why``), or 1/log B on degenerate instances,
+    where offsets drift; either way assumed, so the whole extrapolation counts as uncertainty."""
+    if degenerate is None:
+        return RateModel("power", ctx.one, why, axis="B", from_theory=False)
+    return RateModel("log", ctx.one, "degenerate instance: 1/log B assumed", axis="B", from_theory=False)
+
+
 def continued_path(v: _PathView, tols: Tolerances, uhat: list, proj_tol, proj_model) -> tuple[Estimate, Estimate]:
     """The tangent's limit and P_F(W_B)'s judged on the path continued in float64 past its last
     radius (``logtime.TailPath``: the stationarity with its tail part divided by nu, in the log
@@ -209,16 +216,14 @@ def continued_path(v: _PathView, tols: Tolerances, uhat: list, proj_tol, proj_mo
     settled = decay is None or decay > -math.log(NON_SUPPORT_NEGLIGIBLE)
     ev["non_support_weight"] = ("none (every constraint is tight)" if gap is None else
                                 f"e^(-{float(gap):.4g} B/||W^mm||) = {math.exp(-decay):.3g} at B = {Bs[-1]:g}")
-    model = (RateModel("power", ctx.one, "1/B assumed (theory.md gives no rate for the tangent)", axis="B",
-                       from_theory=False) if degenerate is None else
-             RateModel("log", ctx.one, "degenerate instance: 1/log B assumed", axis="B", from_theory=False))
-    est = estimate_limit(ctx, [round(b, 6) for b in Bs], [[ctx.mpf(float(x)) for x in t] for t in tans], uhat,
+    model = direction_model(ctx, degenerate, "1/B assumed (theory.md gives no rate for the tangent)")
+    ts = [round(b, 6) for b in Bs]
+    est = estimate_limit(ctx, ts, [[ctx.mpf(float(x)) for x in t] for t in tans], uhat,
                          q2mpf(ctx, tols.direction_limit), ctx.mpf(logtime.path_floor(Bs[-1])), label, model,
                          fail_allowed=degenerate is None and settled,
                          model_note=degenerate or ("" if settled else "non-support constraints still weigh "
                                                    f"over {NON_SUPPORT_NEGLIGIBLE:g} at the last radius"))
     est.evidence.update(ev)
-    ts = [round(b, 6) for b in Bs]
     proj = estimate_limit(ctx, ts, [[ctx.mpf(float(x)) for x in f] for f in Fs], v.W_star, proj_tol,
                           (CONT_PROJ_FLOOR + 1e-13 * Bs[-1]) * max(ctx.one, v.ws_norm),
                           "P_F(W_B) of the path continued in B -> W*",

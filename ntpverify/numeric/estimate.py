@@ -58,6 +58,15 @@ def contradicts(est: "Estimate") -> bool:
                 and est.distance > est.resolution)
 
 
+def not_judged(est: "Estimate", why: str) -> "Estimate":
+    """``est`` with a fail downgraded to inconclusive (and no longer settled), saying why; any
+    other status is returned as it is."""
+    if est.status != FAIL:
+        return est
+    return Estimate(INC, est.note.replace("the limit differs", "its limit differs") + why, est.evidence,
+                    est.error_last, est.distance, est.resolution, est.in_regime, False)
+
+
 def any_decides(statuses, blocked: bool = False) -> Status:
     """PASS when one of several estimates of the same limit passes and nothing blocks it (the
     caller says what does: another estimate's fail, a resolved discrepancy, ...); else the worst."""

@@ -24,7 +24,7 @@ from ..errors import InternalError
 from ..exactnum import fmt_q
 from ..status import ClaimResult, Status
 from .estimate import (FAIL, INC, NA, PASS, Estimate, RateModel, any_decides, contradicts, dist_l2,
-                       estimate_limit, fmt, worst)
+                       estimate_limit, fmt, not_judged, worst)
 from . import logtime
 from .gd import Evaluator, q2mpf
 from .gd_claims import DEFAULT_TOL, Tolerances, _flat, _unit, not_applicable
@@ -144,7 +144,8 @@ def check_thm1(v: _PathView, tols: Tolerances):
         # seed 325: tangent error 1.1e-3, 1.8e-3, 2.1e-3 at B = 640..2560 while 1 - cos fell 4x per
         # doubling). A wrong W^mm direction makes 1 - cos level off at 1 - cos(angle); while it
         # still falls at least like 1/B (the theory: 1/B^2), no fail.
-        direc, wdir = (_not_judged(e) for e in (direc, wdir))
+        direc, wdir = (not_judged(e, " but 1 - cos(W_B, W^mm) keeps falling like 1/B or faster, so not judged")
+                       for e in (direc, wdir))
     cont, cont_proj = continued_path(v, tols, uhat, target, exp_model)
     # P_F(W_B) -> W*: the multiprecision radii or the continued path deciding is enough, unless one fails
     pj = (proj.status, cont_proj.status)
@@ -230,15 +231,6 @@ def continued_path(v: _PathView, tols: Tolerances, uhat: list, proj_tol, proj_mo
                           proj_model)
     proj.evidence["validation"] = ev["validation"]
     return est, proj
-
-
-def _not_judged(est: Estimate) -> Estimate:
-    """A direction fail downgraded: 1 - cos(W_B, W^mm) still falls like 1/B or faster."""
-    if est.status != FAIL:
-        return est
-    return Estimate(INC, est.note.replace("the limit differs", "its limit differs") +
-                    " but 1 - cos(W_B, W^mm) keeps falling like 1/B or faster, so not judged",
-                    est.evidence, est.error_last, est.distance, est.resolution, est.in_regime, False)
 
 
 def _confirmed_digits(ctx, err, scale) -> int:

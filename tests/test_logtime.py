@@ -249,3 +249,21 @@ def test_a_resolved_discrepancy_blocks_a_pass_even_when_not_judged():
     thm1 = by_id(path_claims(bad, pr))["thm1"]
     assert thm1.status == Status.INCONCLUSIVE, (what, thm1.summary)
     assert by_id(path_claims(pb, pr))["thm1"].status == Status.PASS
+
+
+def test_a_continuation_slower_than_predicted_blocks_a_pass():
+    """Calibration seed 2017 (weakly active) with W^mm turned by 0.028 rad: the turned W^mm hides
+    the degeneracy and predicts e^(-0.12 log k); the continued direction settles 0.0279 from it like
+    1/log k, so it was 'not in regime' and the decade direction (0.045 from it, tolerance 0.05)
+    passed thm2. Judged again at the slowest rate the theory allows, it resolves the turn."""
+    pb = problem_of(2017)
+    bad, what = calibration.perturb(pb, "W_mm", random.Random(2017))
+    run = run_gd(pb, N, 15, backend="float64")
+    thm2 = by_id(gd_claims(bad, run))["thm2"]
+    assert thm2.status == Status.INCONCLUSIVE, (what, thm2.summary)
+    assert "at the slowest rate the theory allows" in thm2.summary
+    cont = thm2.evidence["direction_continued"]
+    assert cont["model"].startswith("x_log k - X ~ c log k^-1")
+    assert "predicted_rate_estimate" in cont
+    good = by_id(gd_claims(pb, run))["thm2"]
+    assert good.status == Status.PASS, good.summary

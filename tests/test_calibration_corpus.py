@@ -194,7 +194,11 @@ def test_calibrate_report_counts_and_lists_fails():
     text = calibrate.report(recs, 3.0, "W_mm", None)
     assert "verdicts: fail 1, pass 1" in text
     assert "seed 0 generic thm2: off" in text
-    assert "thm2: 1/2 failed (0.500)" in text
+    assert "thm2: failed on 1/2 (0.500); on the non-degenerate ones 1/2 (0.500)" in text
+    recs[1]["degenerate"] = "weakly active constraints"
+    text = calibrate.report(recs, 3.0, "W_mm", None)
+    assert "thm2: failed on 1/2 (0.500); on the non-degenerate ones 1/1 (1.000)" in text
+    assert "any affected claim: failed on 1/2 (0.500)" in text
     row = next(line for line in text.splitlines() if line.startswith("thm2 "))
     assert row.split()[1:] == ["1", "1", "0", "0", "0"]
     assert any(line.startswith("ext-new ") for line in text.splitlines())

@@ -92,7 +92,7 @@ def decade_seconds(problem: NumericProblem, backend: str, N: int) -> float:
 def needed_ks(evidence) -> list[float]:
     """Every k that an estimate in this claim evidence says would decide it (its "needed")."""
     if isinstance(evidence, dict):
-        own = needed_t(evidence.get("needed"))
+        own = needed_t(evidence)
         return ([] if own is None else [own]) + [k for v in evidence.values() for k in needed_ks(v)]
     if isinstance(evidence, list):
         return [k for v in evidence for k in needed_ks(v)]

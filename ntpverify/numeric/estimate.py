@@ -104,16 +104,21 @@ def pow10_text(ctx, x) -> str:
     return f"about {ctx.nstr(x, 2)}"
 
 
-def needed_t(text, axis: str = "k") -> float | None:
-    """The t in an evidence's "needed" text as ``estimate_limit`` writes it ("k about 1.6e+7"),
-    as a float (inf beyond float range); None when it names no t on this axis."""
-    head = f"{axis} about "
-    if not isinstance(text, str) or not text.startswith(head):
+def _needed(ctx, ev: dict, axis: str, t) -> None:
+    """Write the t a run would need into the evidence: as text ("k about 1.6e+07") and as
+    ``needed_log10`` = {axis: log10 t} (a number for programs: t itself may be e^66000)."""
+    ev["needed"] = f"{axis} {pow10_text(ctx, t)}"
+    if t is not None and ctx.isfinite(t) and t > 0:
+        ev["needed_log10"] = {axis: round(float(ctx.log10(t)), 6)}
+
+
+def needed_t(evidence: dict, axis: str = "k") -> float | None:
+    """The t an evidence says a run would need on this axis (from ``needed_log10``), as a float
+    (inf beyond float range); None when it names none."""
+    x = evidence.get("needed_log10", {}).get(axis) if isinstance(evidence, dict) else None
+    if x is None:
         return None
-    try:
-        return float(text[len(head):])
-    except ValueError:
-        return None
+    return 10.0 ** x if x < 308 else float("inf")
 
 
 @dataclass(frozen=True)
@@ -313,13 +318,11 @@ def estimate_limit(ctx, ts: list, xs: list[list], target: list, tol, floor, labe
         if errs[-1] <= tol:
             return out(PASS, f"consistent; the last value is {fmt(ctx, errs[-1], 3)} from it, within the "
                              f"tolerance {fmt(ctx, tol, 2)}")
-        need = used.t_needed(ctx, ts[-1], tol / errs[-1])
-        ev["needed"] = f"{ax} {pow10_text(ctx, need)}"
+        _needed(ctx, ev, ax, used.t_needed(ctx, ts[-1], tol / errs[-1]))
         return out(INC, f"consistent so far; the last value is {fmt(ctx, errs[-1], 3)} from it, above the "
                         f"tolerance {fmt(ctx, tol, 2)}; needs {ev['needed']}")
     if res <= tol:
         return out(PASS, f"consistent, resolution within the tolerance {fmt(ctx, tol, 2)}")
-    need = used.t_needed(ctx, ts[-1], tol / res)
-    ev["needed"] = f"{ax} {pow10_text(ctx, need)}"
+    _needed(ctx, ev, ax, used.t_needed(ctx, ts[-1], tol / res))
     return out(INC, f"consistent so far, but the resolution is above the tolerance {fmt(ctx, tol, 2)}; "
                     f"needs {ev['needed']}")

@@ -327,10 +327,8 @@ def continued_direction(v: GdView, tols: Tolerances, uhat: list) -> Estimate:
     A = logtime.to_array
     try:
         mismatch = logtime.validate(v.exact, v.problem.eta, A(c0.W), A(c0.PF), k0, A(c1.W), k1)
-        ev["validation"] = {"from_k": k0, "to_k": k1, "relative_mismatch": f"{mismatch:.3g}",
-                            "tolerance": f"{logtime.VALIDATION_TOL:g}",
-                            "criterion": ("the continuation from W_k0 (F-part frozen at P_F(W_k0)) must reproduce "
-                                          "GD's P_perp(W_k1) - P_perp(W_k0) within the tolerance (relative)")}
+        ev["validation"] = logtime.validation_record("k", k0, k1, mismatch, (
+            "W_k0 (F-part frozen at P_F(W_k0)) must reproduce GD's P_perp(W_k1) - P_perp(W_k0)"))
         if not mismatch <= logtime.VALIDATION_TOL:
             return Estimate(INC, (f"{label}: not used, the continuation misses GD's last decade by {mismatch:.2g} "
                                   f"(relative; needs <= {logtime.VALIDATION_TOL:g}): GD is not yet on its "
@@ -342,7 +340,7 @@ def continued_direction(v: GdView, tols: Tolerances, uhat: list) -> Estimate:
         ev["error"] = str(exc)
         return Estimate(INC, f"{label}: the continuation stopped ({exc})", ev)
     secants = [_unit(ctx, [ctx.mpf(float(x)) for x in b - a]) for a, b in zip(Ps, Ps[1:])]
-    ts = [round(s, 4) for s in ss[1:]]
+    ts = logtime.checkpoint_times(ss)
     floor = ctx.mpf(info["floor"])
     tol = q2mpf(ctx, tols.direction_limit)
     model = continued_model(v)
@@ -393,7 +391,7 @@ def check_loss_rate(v: GdView, tols: Tolerances) -> ClaimResult:
         ss, Ps, W_F, info = v.continued
         flow = logtime.TailFlow(v.exact, v.problem.eta, W_F)
         cx = [[ctx.mpf(float(v.problem.eta) * flow.scaled_tail(s, P)) / v.mm_norm_sq] for s, P in zip(ss[1:], Ps[1:])]
-        cont = estimate_limit(ctx, [round(s, 4) for s in ss[1:]], cx, [ctx.one], q2mpf(ctx, tols.loss_rate),
+        cont = estimate_limit(ctx, logtime.checkpoint_times(ss), cx, [ctx.one], q2mpf(ctx, tols.loss_rate),
                               ctx.mpf(info["floor"]), "eta k T(W) / ||W^mm||^2 of GD continued in log time -> 1 "
                               "(T the out-of-support part of CE - H; the in-support part is O(1/k^2))",
                               continued_model(v), fail_allowed=v.degenerate is None, model_note=v.degenerate or "")
@@ -570,7 +568,7 @@ def continued_offsets(v: GdView, st: OffsetStructure, tols: Tolerances) -> Estim
             xs[i].append(ctx.mpf(float((X[a] - X[t]) @ H[j])))
     amax = max(float(v.mm_norm) * s for s in ss) * 1e-15 * 100 + info["floor"]
     model = continued_model(v)
-    est = estimate_limit(ctx, [round(s, 4) for s in ss[1:]], xs, pred, q2mpf(ctx, tols.offset), ctx.mpf(amax),
+    est = estimate_limit(ctx, logtime.checkpoint_times(ss), xs, pred, q2mpf(ctx, tols.offset), ctx.mpf(amax),
                          "offsets of GD continued in log time -> log(eta pi_j q_{j,a_j} / lambda_{j,v}) - "
                          "<A_{j,v}, W_F>", model, norm="max", fail_allowed=not st.weakly_active)
     est.evidence.update({"last_offsets": xs[-1], "predicted_values": pred,

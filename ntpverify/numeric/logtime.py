@@ -198,6 +198,18 @@ def validate(exact, eta, W_prev: np.ndarray, PF_prev: np.ndarray, k_prev: int,
     return float(np.linalg.norm(p1 - p0 - gd_move) / max(np.linalg.norm(gd_move), 1e-300))
 
 
+def validation_record(axis: str, t0, t1, mismatch: float, what: str) -> dict:
+    """The evidence of a continuation's validation over the run's last stretch (t0 -> t1)."""
+    return {f"from_{axis}": t0, f"to_{axis}": t1, "relative_mismatch": f"{mismatch:.3g}",
+            "tolerance": f"{VALIDATION_TOL:g}",
+            "criterion": f"the continuation from {what} within the tolerance (relative)"}
+
+
+def checkpoint_times(ss: list[float]) -> list[float]:
+    """The continuation's checkpoints past its start, s = log k rounded for the evidence."""
+    return [round(s, 4) for s in ss[1:]]
+
+
 def next_s(s: float, rate: float | None) -> float:
     """The checkpoint after s: spaced for a contraction CONTRACTION per stretch under e^(-rate s)
     (at least one decade of k apart); doubling s when the rate is unknown (1/s)."""

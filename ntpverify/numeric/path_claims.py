@@ -195,10 +195,8 @@ def continued_path(v: _PathView, tols: Tolerances, uhat: list, proj_tol, proj_mo
     try:
         tau0, tau1 = (-float(ctx.log(p.nu)) for p in (p0, p1))        # nu itself may underflow float64
         mismatch = logtime.validate_path(v.problem.exact, A(p0.W), tau0, A(p1.W), float(p1.B))
-        ev["validation"] = {"from_B": fmt_radius(p0.B), "to_B": fmt_radius(p1.B),
-                            "relative_mismatch": f"{mismatch:.3g}", "tolerance": f"{logtime.VALIDATION_TOL:g}",
-                            "criterion": ("the continuation from W_B0 must reproduce the path's W_B1 - W_B0 "
-                                          "within the tolerance (relative)")}
+        ev["validation"] = logtime.validation_record("B", fmt_radius(p0.B), fmt_radius(p1.B), mismatch,
+                                                     "W_B0 must reproduce the path's W_B1 - W_B0")
         if not mismatch <= logtime.VALIDATION_TOL:
             out = Estimate(INC, f"{label}: not used, it misses the path's last step by {mismatch:.2g}", ev)
             return out, out

@@ -245,3 +245,26 @@ def test_check_of_seed_1255_gives_verdicts_not_an_error():
     claims = {c["id"]: c["status"] for c in cert["claims"]}
     assert cert["exact_verified"] and claims["thm1"] in ("pass", "inconclusive"), claims
     assert claims["ext-path-rate"] in ("pass", "inconclusive"), claims
+
+
+def test_a_wrong_w_star_stops_the_doublings_once_p_f_settles(monkeypatch):
+    """Calibration seed 3014 with W* moved by 1e-3: P_F(W_B) stops moving at B = 160 but never
+    matches the claimed W*; the doublings used to go on to the largest radius (seed 3013 spent
+    226 s of a 60 s budget that way: the dense Newton's cost model is per radius). The valid
+    problem stops where W* is confirmed, as before."""
+    import random
+
+    from ntpverify import calibration, runner
+    from ntpverify.instance import parse_case
+    from ntpverify.numeric import path as path_mod
+
+    cc = calibration.generate(3014)
+    pb = runner.numeric_problem(runner.run_exact(parse_case(cc.text.encode(), cc.name).instance, None))
+    bad, _ = calibration.perturb(pb, "W_star", random.Random(3014))
+    radii = lambda pr: [int(p.B) for p in pr.points]  # noqa: E731
+    good = run_path(pb, precision=30, budget=60)
+    assert good.target_reached and radii(good)[-1] == 80
+    wrong = run_path(bad, precision=30, budget=60)
+    assert not wrong.target_reached and radii(wrong)[-1] == 160
+    monkeypatch.setattr(path_mod._Tracer, "settled_elsewhere", lambda self: False)
+    assert radii(run_path(bad, precision=30, budget=60))[-1] == 2560

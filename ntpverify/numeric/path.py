@@ -266,7 +266,8 @@ def run_path(problem: NumericProblem, radii: Sequence = DEFAULT_RADII, precision
              progress: Callable[[int, int], None] | None = None, budget: float | None = None,
              method: str = "auto") -> PathRun:
     """Compute W_B at each radius (sorted), then keep doubling B until P_F(W_B) matches W* to
-    ``confirm_digits`` digits, or B would exceed ``max_radius``, or the next radius would take the
+    ``confirm_digits`` digits, or stops moving by that much without matching it (a wrong W*: more
+    radii would only spend the budget), or B would exceed ``max_radius``, or the next radius would take the
     modelled cost (``radius_seconds``) past ``budget`` seconds (requested radii beyond the first
     three are then skipped too). The model, not the clock, keeps runs deterministic.
 
@@ -326,8 +327,8 @@ def _trace(tracer, problem, precision, radii, max_radius, budget) -> None:
             return
     B = tracer.points[-1].B
     doublings = 0
-    while (not tracer.confirmed() and 2 * B <= Fraction(max_radius) and doublings < MAX_DOUBLINGS
-           and affordable(2 * B)):
+    while (not tracer.confirmed() and not tracer.settled_elsewhere() and 2 * B <= Fraction(max_radius)
+           and doublings < MAX_DOUBLINGS and affordable(2 * B)):
         B, doublings = 2 * B, doublings + 1
         spent += radius_seconds(problem, precision, B)
         if not reached(B, added=True):
@@ -507,3 +508,13 @@ class _Tracer:
         """Whether the last point matches W* to ``confirm`` digits (True when W* is unknown)."""
         p = self.points[-1]
         return p.proj_err is None or p.proj_err <= self.target()
+
+    def settled_elsewhere(self) -> bool:
+        """Whether P_F(W_B) moved by less than ``confirm`` digits over the last radius step while
+        W* is not matched: the F-part converges elsewhere, and more radii would not confirm it. On
+        a valid instance confirmation comes first (the step is the error one radius earlier)."""
+        if len(self.points) < 2 or self.confirmed():
+            return False
+        ev = self.evaluator(int(self.ctx.dps))
+        p0, p1 = self.points[-2:]
+        return frob(self.ctx, msub(ev.project_F(p1.W), ev.project_F(p0.W))) <= self.target()

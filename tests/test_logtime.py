@@ -267,3 +267,17 @@ def test_a_continuation_slower_than_predicted_blocks_a_pass():
     assert "predicted_rate_estimate" in cont
     good = by_id(gd_claims(pb, run))["thm2"]
     assert good.status == Status.PASS, good.summary
+
+
+def test_a_passing_continuation_supersedes_a_finite_run_fail():
+    """Calibration seed 4059 (m = 2, d = 4, V = 7) at k = 1e7: the decade growth direction's
+    increments shrink at the predicted k^-1/6 while its error falls 6 % a decade, and its estimate
+    failed 0.163 from W^mm, a false fail at the default budget; the continuation from k = 1e7, the
+    same trajectory further on, reaches W^mm to 1e-11. A turned W^mm still fails."""
+    pb = problem_of(4059)
+    run = run_gd(pb, 10**7, 15, backend="float64")
+    thm2 = by_id(gd_claims(pb, run))["thm2"]
+    assert thm2.status == Status.PASS, thm2.summary
+    assert "not judged: GD continued in log time (the same trajectory, further on)" in thm2.summary
+    bad, what = calibration.perturb(pb, "W_mm", random.Random(4059))
+    assert by_id(gd_claims(bad, run))["thm2"].status == Status.FAIL, what

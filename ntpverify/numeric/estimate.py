@@ -67,6 +67,16 @@ def not_judged(est: "Estimate", why: str) -> "Estimate":
                     est.error_last, est.distance, est.resolution, est.in_regime, False)
 
 
+def superseded(est: "Estimate", cont: "Estimate", what: str) -> "Estimate":
+    """A fail of a finite run's estimate when the continuation of the same trajectory (validated on
+    the run, in its own regime) passes: the run was not in its asymptotic regime after all (the
+    continuation shows where it goes), so the fail is not judged; ``what`` names the continuation."""
+    if est.status == FAIL and cont.status == PASS:
+        return not_judged(est, f"; not judged: {what} (the same trajectory, further on) reaches the "
+                               "claimed limit")
+    return est
+
+
 def any_decides(statuses, blocked: bool = False) -> Status:
     """PASS when one of several estimates of the same limit passes and nothing blocks it (the
     caller says what does: another estimate's fail, a resolved discrepancy, ...); else the worst."""

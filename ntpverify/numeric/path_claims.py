@@ -24,7 +24,7 @@ from ..errors import InternalError
 from ..exactnum import fmt_q
 from ..status import ClaimResult, Status
 from .estimate import (FAIL, INC, NA, PASS, Estimate, RateModel, any_decides, contradicts, dist_l2,
-                       estimate_limit, fmt, not_judged, worst)
+                       estimate_limit, fmt, not_judged, superseded, worst)
 from . import logtime
 from .gd import Evaluator, q2mpf
 from .gd_claims import DEFAULT_TOL, Tolerances, _flat, _unit, not_applicable
@@ -147,6 +147,9 @@ def check_thm1(v: _PathView, tols: Tolerances):
         direc, wdir = (not_judged(e, " but 1 - cos(W_B, W^mm) keeps falling like 1/B or faster, so not judged")
                        for e in (direc, wdir))
     cont, cont_proj = continued_path(v, tols, uhat, target, exp_model)
+    # a continued tangent that passes refutes the finite radii's fails (as thm2's continuation does
+    # GD's); W_B / ||W_B|| failing still blocks a pass (``contradicted``): the rates here are guesses
+    direc, wdir = (superseded(e, cont, "the path continued in B") for e in (direc, wdir))
     # P_F(W_B) -> W*: the multiprecision radii or the continued path deciding is enough, unless one fails
     pj = (proj.status, cont_proj.status)
     proj_status = any_decides(pj, blocked=FAIL in pj)

@@ -281,3 +281,21 @@ def test_a_passing_continuation_supersedes_a_finite_run_fail():
     assert "not judged: GD continued in log time (the same trajectory, further on)" in thm2.summary
     bad, what = calibration.perturb(pb, "W_mm", random.Random(4059))
     assert by_id(gd_claims(bad, run))["thm2"].status == Status.FAIL, what
+
+
+def test_the_continued_path_goes_on_until_non_support_weight_is_negligible():
+    """Calibration seed 3025 (near-collinear, non-support margin excess 0.0011) with W^mm turned by
+    0.015 rad: the continued tangent settled 0.0147 from it at B = 20480 with a non-support weight
+    of 1.4e-7 left, so it was gated and thm1 stayed inconclusive. The continuation now runs on past
+    a settled tangent until that weight is below 1e-12 (B = 40960), and thm1 fails; the valid
+    problem passes."""
+    from ntpverify.numeric.path import run_path
+    from ntpverify.numeric.path_claims import path_claims
+    pb = problem_of(3025)
+    bad, what = calibration.perturb(pb, "W_mm", random.Random(3025))
+    pr = run_path(pb, precision=50, budget=60)
+    thm1 = by_id(path_claims(bad, pr))["thm1"]
+    assert thm1.status == Status.FAIL, (what, thm1.summary)
+    cont = thm1.evidence["direction_continued"]
+    assert float(cont["non_support_weight"].split("= ")[1].split()[0]) < 1e-12
+    assert by_id(path_claims(pb, pr))["thm1"].status == Status.PASS

@@ -389,9 +389,9 @@ def validate_path(exact, W0: np.ndarray, tau0: float, W1: np.ndarray, B1: float)
 
 
 @_one_thread
-def continue_path(exact, W_B: np.ndarray, tau: float, B: float) -> tuple[list, list, list]:
+def continue_path(exact, W_B: np.ndarray, tau: float, B: float, min_B: float = 0.0) -> tuple[list, list, list]:
     """(B_i, unit tangent dW/dB at B_i, P_F(W_B_i) flattened): from the path's last radius, doubling B until the tangent
-    stops moving (two changes below ``path_floor``), MAX_CHECKPOINTS or PATH_B_MAX."""
+    stops moving (two changes below ``path_floor``) at B >= ``min_B``, MAX_CHECKPOINTS or PATH_B_MAX."""
     flow = TailPath(exact)
     x = path_point(flow, W_B, tau)
     Bs, tans, Fs, still, dx = [], [], [], 0, None
@@ -409,7 +409,7 @@ def continue_path(exact, W_B: np.ndarray, tau: float, B: float) -> tuple[list, l
         Bs.append(B_new)
         B_prev = B_new
         still = still + 1 if len(tans) > 1 and np.linalg.norm(tans[-1] - tans[-2]) < path_floor(B_new) else 0
-        if still >= 2:
+        if still >= 2 and B_new >= min_B:
             break
     return Bs, tans, Fs
 

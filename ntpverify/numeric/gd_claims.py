@@ -17,7 +17,10 @@ tolerance it used. The checkpoints used are the decade points N/1000, N/100, N/1
   with 1/log k assumed (its error is |(W* + Wtilde)_perp| / (||W^mm|| log k)); and third, GD
   continued in log time (``numeric.logtime``, validated on the run's last decade), whose growth
   direction reaches its limit (tolerance ``direction_limit``): any one passing decides the
-  direction unless another fails.
+  direction unless another fails; a fail of the run's own estimates is not judged when the
+  continuation (the same trajectory, further on) passes. A continuation slower than the claimed
+  rho predicts is judged again at the slowest rate (1/log k, never failing), and a discrepancy it
+  resolves there blocks a pass.
 - ``ext-loss-rate``: eta k (CE - H) / ||W^mm||^2 -> 1 (rate k^-rho); decided on the continuation
   (its tail part of CE - H) when the run cannot.
 - ``ext-proj-rate``: log-log slope of ||P_F(W_k) - W*|| about -1; fails only when thm2's

@@ -353,9 +353,10 @@ class TailPath(TailFlow):
             t, base = 1.0, np.linalg.norm(r * w)
             while t > 1e-6:
                 x2 = x + t * step
-                with np.errstate(all="ignore"):
+                with np.errstate(all="ignore"):          # a trial step may overflow: inf is not < base
                     r2 = self.residual(x2, B)
-                if np.linalg.norm(r2 * w) < base:      # False on nan
+                    smaller = np.linalg.norm(r2 * w) < base      # False on nan
+                if smaller:
                     break
                 t /= 2
             else:

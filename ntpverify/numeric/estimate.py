@@ -36,7 +36,7 @@ excess of the non-support constraints), e^(-B/||W^mm||) for the path's F-part, a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from ..exactnum import fmt_q
@@ -63,8 +63,8 @@ def not_judged(est: "Estimate", why: str) -> "Estimate":
     other status is returned as it is."""
     if est.status != FAIL:
         return est
-    return Estimate(INC, est.note.replace("the limit differs", "its limit differs") + why, est.evidence,
-                    est.error_last, est.distance, est.resolution, est.in_regime, False)
+    return replace(est, status=INC, note=est.note.replace("the limit differs", "its limit differs") + why,
+                   settled=False)
 
 
 def superseded(est: "Estimate", cont: "Estimate", what: str) -> "Estimate":

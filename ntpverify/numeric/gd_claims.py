@@ -36,7 +36,7 @@ tolerance it used. The checkpoints used are the decade points N/1000, N/100, N/1
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from fractions import Fraction
 
 from ..errors import InternalError
@@ -380,8 +380,8 @@ def _slowest_rate_check(v: GdView, est: Estimate, ts, secants, uhat, tol, floor,
                                               "blocks_a_pass": False}
         return est
     slow.evidence["predicted_rate_estimate"] = est.evidence
-    return Estimate(INC, f"{est.note}; at the slowest rate the theory allows, {slow.note}", slow.evidence,
-                    slow.error_last, slow.distance, slow.resolution, slow.in_regime, False)
+    return replace(slow, status=INC, note=f"{est.note}; at the slowest rate the theory allows, {slow.note}",
+                   settled=False)
 
 
 def check_loss_rate(v: GdView, tols: Tolerances) -> ClaimResult:
@@ -526,8 +526,7 @@ def check_offset(v: GdView, tols: Tolerances) -> ClaimResult:
     if cont is not None and cont.status in (PASS, FAIL):
         xs = xs[:-1] + [cont.evidence.pop("last_offsets")]
         pred = cont.evidence.pop("predicted_values")
-        res = Estimate(cont.status, f"{cont.note} (GD itself: {res.note})", {**cont.evidence, "gd": res.evidence},
-                       cont.error_last, cont.distance, cont.resolution, cont.in_regime, cont.settled)
+        res = replace(cont, note=f"{cont.note} (GD itself: {res.note})", evidence={**cont.evidence, "gd": res.evidence})
     errs_last = [abs(a - b) for a, b in zip(xs[-1], pred)]
     wi = max(range(len(errs_last)), key=lambda i: errs_last[i])
     ev = {"limit": res.evidence, "mu": ctx.nstr(mu, 4), "mu_max": ctx.nstr(ctx.mpf(st.mu_max), 4),

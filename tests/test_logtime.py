@@ -225,12 +225,18 @@ def test_the_continuation_keeps_its_tolerance_above_float64_noise():
     assert ss[-1] > 5e3 and info["floor"] > logtime.FLOOR
 
 
-def test_no_projection_fail_while_the_direction_is_in_its_transient():
+def test_no_projection_fail_while_the_direction_is_in_its_transient(monkeypatch):
     """Calibration seed 1385 (near-collinear) at k = 1e5: P_F(W_k)'s last two decades shrink like
     1/k, but W_k itself is in its transient (1 - cos = 0.13, the direction estimates' increments
-    growing): the projection's estimate 1.9e-3 from W* was a false fail at budget 2."""
+    growing): the projection's estimate 1.9e-3 from W* was a false fail at budget 2. GD's whole-W
+    continuation, three decades further, shows where P_F(W_k) goes: to W*."""
     pb = problem_of(1385)
     run = run_gd(pb, 10**5, 15, backend="float64")
+    thm2 = by_id(gd_claims(pb, run))["thm2"]
+    assert thm2.status == Status.PASS, thm2.summary
+    assert "not judged: W_k's direction is not in its asymptotic regime" in thm2.summary
+    assert thm2.evidence["projection"]["gd"]["in_regime"]          # the run's own estimate, not judged
+    monkeypatch.setattr(logtime, "FULL_MAX_SIZE", 0)                # the control: without the continuation
     thm2 = by_id(gd_claims(pb, run))["thm2"]
     assert thm2.status == Status.INCONCLUSIVE, thm2.summary
     assert "not judged: W_k's direction is not in its asymptotic regime" in thm2.summary

@@ -62,9 +62,15 @@ def test_extensions_on_the_orthogonal_case(default_run):
         assert claims[cid].status == Status.PASS, (cid, claims[cid].summary)
 
 
-def test_a_short_run_is_inconclusive_with_the_k_needed(short_run):
-    claims = by_id(gd_claims(three_orthogonal(), short_run))
-    thm2 = claims["thm2"]
+def test_a_short_run_is_inconclusive_with_the_k_needed(short_run, monkeypatch):
+    """k = 2000 alone does not decide P_F(W_k) -> W*; GD's whole-W continuation, three decades
+    further, does (validated on the run's last decade)."""
+    thm2 = by_id(gd_claims(three_orthogonal(), short_run))["thm2"]
+    assert thm2.status == Status.PASS, thm2.summary
+    assert "GD continued in log time" in thm2.evidence["projection"]["quantity"]
+    from ntpverify.numeric import logtime
+    monkeypatch.setattr(logtime, "FULL_MAX_SIZE", 0)
+    thm2 = by_id(gd_claims(three_orthogonal(), short_run))["thm2"]
     assert thm2.status == Status.INCONCLUSIVE
     assert "needs k" in thm2.summary
     assert any("needed" in thm2.evidence[part] for part in ("projection", "direction"))
@@ -202,11 +208,13 @@ def _budget_after(pb, N, extra):
             + drive.decade_seconds(pb, "float64", drive.FIRST_N) + extra)
 
 
-def test_final_partial_stretch_is_run_and_judged():
+def test_final_partial_stretch_is_run_and_judged(monkeypatch):
     """A budget that pays for N = 10^4 and a stretch to 5 x 10^4 but not 10^5, with lemma2
     undecided at 10^4 (it needs k about 3e4): the driver stretches to 5 N and stops; the claims
-    use the decade points 5, 50, ..., 5 x 10^4 and lemma2 passes (milliseconds of float64)."""
-    from ntpverify.numeric import drive
+    use the decade points 5, 50, ..., 5 x 10^4 and lemma2 passes (milliseconds of float64). The
+    whole-W continuation is switched off: it decides this case at N = 10^3 already."""
+    from ntpverify.numeric import drive, logtime
+    monkeypatch.setattr(logtime, "FULL_MAX_SIZE", 0)
     from ntpverify.numeric.gd_claims import decade_ks
     pb, N = three_orthogonal(), 10**4
     budget = _budget_after(pb, N, 1.001 * drive.extension_seconds(pb, "float64", N, 5 * N))
@@ -222,9 +230,11 @@ def test_final_partial_stretch_is_run_and_judged():
     assert claims["thm2"].status == Status.PASS, claims["thm2"].summary
 
 
-def test_no_final_stretch_that_cannot_decide():
-    """Only 2 N fits, but lemma2 needs k about 3e4 > 2 N: the run stops at N and says why."""
-    from ntpverify.numeric import drive
+def test_no_final_stretch_that_cannot_decide(monkeypatch):
+    """Only 2 N fits, but lemma2 needs k about 3e4 > 2 N: the run stops at N and says why (the
+    whole-W continuation switched off, as above)."""
+    from ntpverify.numeric import drive, logtime
+    monkeypatch.setattr(logtime, "FULL_MAX_SIZE", 0)
     pb, N = three_orthogonal(), 10**4
     budget = _budget_after(pb, N, 1.001 * drive.extension_seconds(pb, "float64", N, 2 * N))
     out = drive.run_gd_claims(pb, precision=30, backend="float64", budget=budget)

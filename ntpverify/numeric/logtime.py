@@ -32,6 +32,14 @@ nor on an O(1/N) error in the frozen F-part (it shifts the constants of the tail
 max-margin program that sets the direction): the continuation's start only has to be on GD's
 trajectory for the evidence to be about GD.
 
+Where the frozen F-part is the limit (near-collinear instances: P_F(W_k) still moves 1e-3 a
+decade at k = 1e7, and lemma2's CE - H "needs k about 1e8"), ``FullFlow`` continues the whole of
+W, F-part included: dW/ds = -eta e^s grad CE(W), stiff on F (rate ~ eta k lambda; LSODA with the
+analytic Jacobian), noisy like e^s eps in float64 (tolerance FULL_RTOL, a few decades only). It
+is validated on the run's last decade the same way (``validate_full``: the relative mismatch of
+the move, and the absolute ones of P_F and CE, which set the floor of what it decides), and it is
+also where the frozen-F continuation starts when GD itself is not yet on that flow.
+
 The norm-ball path is continued the same way in B (``TailPath``): its stationarity with the tail
 part divided by nu, solved by float64 Newton with B doubling, after it reproduced the
 multiprecision path's last radius step.
@@ -419,3 +427,120 @@ def path_floor(B: float) -> float:
     """The continued tangent's precision floor at radius B: FLOOR + 1e-11 B (float64 noise grows
     like B: 2e-8..5e-7 measured at B = 1e5 on calibration seeds 8, 14)."""
     return FLOOR + 1e-11 * B
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole of W continued in log time (lemma2's CE - H and thm2's P_F(W_k) -> W*)
+
+FULL_RTOL = 1e-8               # against 1e-10, two decades past k = 1e7 on calibration seeds 4005, 4015, 4155,
+                               # 4165: P_F within 1.1e-10, CE within 1.4e-12; 0.01-0.02 s against 0.03-0.25 s
+                               # (and 1e-10 ran out of right-hand sides on seed 4295)
+FULL_DECADES = 3               # the continuation's length past the run, in decades of k
+FULL_MAX_EVALS = 20000         # right-hand sides per decade before the continuation stops there
+FULL_MAX_SIZE = 800            # V d above which the dense Jacobian (V d)^2 is not worth building
+
+
+class FullFlow:
+    """GD's gradient flow in log time for the whole of W, F-part included (float64):
+
+        dW/ds = -eta e^s grad CE(W) = -eta [sum_j pi_j e^s (q_j - p_j) h_j^T + sum_j pi_j e^s r_j h_j^T]
+
+    (q_j, r_j as in ``TailFlow``; the second sum in the log domain). The F-part is stiff (its rate
+    is ~ eta k lambda), so LSODA gets the analytic Jacobian -eta sum_j pi_j e^s (diag sigma_j -
+    sigma_j sigma_j^T) kron h_j h_j^T (sigma_j the full softmax). The first sum carries float64
+    noise ~ e^s eps, which is why the tolerance is FULL_RTOL and the continuation is short."""
+
+    def __init__(self, exact, eta):
+        self.V, self.d = exact.V, exact.d
+        self.H = np.array([[float(x) for x in h] for h in exact.H])
+        self.pi = np.array([float(x) for x in exact.pi])
+        self.P = np.array([[float(x) for x in row] for row in exact.P])
+        self.mask = support_mask(exact)
+        self.eta = float(eta)
+        self.hh = np.einsum("ji,jl->jil", self.H, self.H)
+
+    def _parts(self, s: float, w: np.ndarray):
+        L = self.H @ w.reshape(self.V, self.d).T
+        log_s, log_q = log_softmax_parts(L, self.mask)
+        q = np.where(self.mask, np.exp(log_q), 0.0)
+        off = np.where(self.mask, 0.0, np.exp(np.where(self.mask, -np.inf, s + log_s)))    # e^s s_{j,v}
+        return L, log_s, log_q, q, off
+
+    def rhs(self, s: float, w: np.ndarray) -> np.ndarray:
+        _, _, _, q, off = self._parts(s, w)
+        g = math.exp(s) * (q - self.P) + off - off.sum(axis=1, keepdims=True) * q
+        return -self.eta * ((self.pi[:, None] * g).T @ self.H).reshape(-1)
+
+    def jac(self, s: float, w: np.ndarray) -> np.ndarray:
+        _, log_s, _, _, _ = self._parts(s, w)
+        sig = np.exp(s + log_s)                                     # e^s sigma_j (full softmax)
+        K = np.einsum("jv,vu->jvu", sig, np.eye(self.V)) - math.exp(-s) * np.einsum("jv,ju->jvu", sig, sig)
+        n = self.V * self.d
+        return -self.eta * np.einsum("j,jvu,jil->viul", self.pi, K, self.hh).reshape(n, n)
+
+    def ce(self, w: np.ndarray) -> float:
+        """CE(W) = sum_j pi_j (-sum_v p_{j,v} log q_{j,v} + log(1 + e^(LSE_off - LSE_S))), the
+        off-support mass in the log domain."""
+        L = self.H @ w.reshape(self.V, self.d).T
+        _, log_q = log_softmax_parts(L, self.mask)
+        x = _lse(np.where(self.mask, -np.inf, L)) - _lse(np.where(self.mask, L, -np.inf))
+        inner = -np.sum(np.where(self.P > 0, self.P * np.where(self.mask, log_q, 0.0), 0.0), axis=1)
+        return float(np.sum(self.pi * (inner + np.logaddexp(0.0, x))))
+
+    def solve(self, s0: float, w0: np.ndarray, s_points: list[float]) -> list[np.ndarray]:
+        """W at each ascending s_point from W(s0) = w0 (flattened); FloatingPointError when the
+        solver fails or needs over FULL_MAX_EVALS right-hand sides a decade."""
+        count, cap = [0], FULL_MAX_EVALS * max(1.0, (s_points[-1] - s0) / math.log(10))
+
+        def fun(s, w):
+            count[0] += 1
+            if count[0] > cap:
+                raise _TooLong
+            return self.rhs(s, w)
+
+        w0 = np.asarray(w0, dtype=float).reshape(-1)
+        atol = ATOL * max(1.0, float(np.linalg.norm(w0)))
+        try:
+            sol = solve_ivp(fun, (s0, s_points[-1]), w0, method="LSODA", t_eval=s_points, jac=self.jac,
+                            rtol=FULL_RTOL, atol=atol)
+        except _TooLong:
+            raise FloatingPointError(f"log-time continuation of W from s = {s0:.6g} needed over "
+                                     f"{int(cap)} right-hand sides") from None
+        if sol.status != 0:
+            raise FloatingPointError(f"log-time continuation of W stopped at s = {sol.t[-1]:.6g}: {sol.message}")
+        return [sol.y[:, i] for i in range(sol.y.shape[1])]
+
+
+@_one_thread
+def validate_full(exact, eta, W_prev: np.ndarray, k_prev: int, W_last: np.ndarray, k_last: int,
+                  Q: np.ndarray, ce_last: float) -> dict:
+    """The whole-W flow started at GD's W_prev against GD's own W_last: the relative mismatch of
+    the move W_last - W_prev, and the absolute mismatches of P_F(W_last) (Q: an orthonormal basis
+    of F) and of CE(W_last)."""
+    flow = FullFlow(exact, eta)
+    w1 = flow.solve(math.log(k_prev), W_prev, [math.log(k_last)])[-1]
+    diff = w1 - W_last.reshape(-1)
+    move = np.linalg.norm(W_last - W_prev)
+    return {"relative": float(np.linalg.norm(diff) / max(move, 1e-300)),
+            "F_part": float(np.linalg.norm(Q.T @ diff)) if Q.shape[1] else 0.0,
+            "ce": abs(flow.ce(w1) - ce_last)}
+
+
+@_one_thread
+def continue_full(exact, eta, W_N: np.ndarray, N: int, decades: int = FULL_DECADES) -> list[tuple[int, np.ndarray, float]]:
+    """[(k, W_k flattened, CE(W_k))] at k = 10 N, 100 N, ... (``decades`` of them) along the
+    whole-W flow from W_N; the decades reached when the solver stops early (at least one, else
+    FloatingPointError)."""
+    flow = FullFlow(exact, eta)
+    s, w, out = math.log(N), np.asarray(W_N, dtype=float).reshape(-1), []
+    for i in range(1, decades + 1):
+        k = N * 10 ** i
+        try:
+            w = flow.solve(s, w, [math.log(k)])[-1]
+        except FloatingPointError:
+            if not out:
+                raise
+            break
+        s = math.log(k)
+        out.append((k, w, flow.ce(w)))
+    return out

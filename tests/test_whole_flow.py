@@ -1,0 +1,142 @@
+"""GD continued in log time as a whole (``logtime.FullFlow``, F-part included): it reproduces GD
+where GD has been, its P_F(W_k) - W* and CE - H fall like 1/k as the theory says, and lemma2 /
+thm2 decided on it pass near-collinear instances the run alone leaves undecided, fail a moved W*
+or a wrong H, and do not use a continuation that misses GD."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from ntpverify import calibration, runner
+from ntpverify.instance import parse_case
+from ntpverify.numeric import logtime
+from ntpverify.numeric.gd import run_gd
+from ntpverify.numeric.gd_claims import GdView, gd_claims
+from ntpverify.status import Status
+
+N = 10**6
+
+
+def problem_of(seed):
+    cc = calibration.generate(seed)
+    case = parse_case(cc.text.encode(), cc.name)
+    return runner.numeric_problem(runner.run_exact(case.instance, None))
+
+
+@pytest.fixture(scope="module")
+def slow():
+    """Calibration seed 4155 (near-collinear, m = 10, d = 11, V = 3): at the default budget the
+    run stopped at k = 1e7 with lemma2 "needs k about 1.1e8" and thm2's P_F(W_k) "about 9.8e8"."""
+    pb = problem_of(4155)
+    return pb, run_gd(pb, N, 15, backend="float64")
+
+
+def by_id(claims):
+    return {c.id: c for c in claims}
+
+
+def arrays(run, k):
+    return logtime.to_array(run.at(k).W)
+
+
+def test_the_whole_flow_reproduces_gd_over_its_last_decade(slow):
+    pb, run = slow
+    Q = logtime.f_basis(pb.exact)
+    mis = logtime.validate_full(pb.exact, pb.eta, arrays(run, N // 10), N // 10, arrays(run, N), N, Q,
+                                float(run.at(N).ce))
+    assert mis["relative"] < 1e-4 and mis["F_part"] < 1e-6 and mis["ce"] < 1e-8, mis
+    # negative control: the flow of a step twice as long is not this run's
+    bad = logtime.validate_full(pb.exact, 2 * pb.eta, arrays(run, N // 10), N // 10, arrays(run, N), N, Q,
+                                float(run.at(N).ce))
+    assert bad["relative"] > 0.1
+
+
+def test_projection_and_loss_gap_fall_like_one_over_k(slow):
+    pb, run = slow
+    Q = logtime.f_basis(pb.exact)
+    v = GdView(pb, run)
+    ws, H = np.array([float(x) for x in v.W_star]), float(v.ev.entropy)
+    pts = logtime.continue_full(pb.exact, pb.eta, arrays(run, N), N, decades=3)
+    assert [k for k, _, _ in pts] == [10 * N, 100 * N, 1000 * N]
+    proj = [np.linalg.norm(Q.T @ (w - ws)) for _, w, _ in pts]
+    gap = [ce - H for _, _, ce in pts]
+    for xs in (proj, gap):
+        ratios = [b / a for a, b in zip(xs, xs[1:])]
+        assert all(0.09 < r < 0.11 for r in ratios), ratios
+        assert all(x > 0 for x in xs)
+
+
+def test_lemma2_and_thm2_pass_through_the_whole_continuation(slow):
+    pb, run = slow
+    out = by_id(gd_claims(pb, run))
+    for cid, part in (("lemma2", "loss"), ("thm2", "projection")):
+        c = out[cid]
+        assert c.status == Status.PASS, c.summary
+        ev = c.evidence[part]
+        assert ev["gd"]["model"] and float(ev["continued"]["validation"]["relative_mismatch"]) < 1e-2
+        assert "GD continued in log time" in ev["quantity"]
+
+
+def test_without_the_whole_continuation_the_run_is_undecided(slow, monkeypatch):
+    """The control: the same run with the whole-W continuation switched off decides neither."""
+    pb, run = slow
+    monkeypatch.setattr(logtime, "FULL_MAX_SIZE", 0)
+    out = by_id(gd_claims(pb, run))
+    assert out["lemma2"].status == Status.INCONCLUSIVE and out["thm2"].status == Status.INCONCLUSIVE
+    assert "not_used" in out["thm2"].evidence["projection"]["continued"]
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("kind, claim, part", [("W_star", "thm2", "projection"), ("H", "lemma2", "loss")])
+def test_a_wrong_closed_form_fails_through_the_whole_continuation(slow, seed, kind, claim, part):
+    """W* moved by 1e-3 along F, or H off by 1e-4: undecided on the run alone, failed on its
+    continuation (or outright, by a negative CE - H), with the resolution it had."""
+    pb, run = slow
+    bad, what = calibration.perturb(pb, kind, random.Random(seed))
+    c = by_id(gd_claims(bad, run))[claim]
+    assert c.status == Status.FAIL, (what, c.summary)
+    ev = c.evidence[part]
+    assert "negative_gap" in ev or float(ev["estimate"]["distance_to_claimed"]) > float(ev["resolution"])
+
+
+def test_a_continuation_that_misses_gd_is_not_used(slow):
+    """A wrong step in the problem handed to the claims: the flow is not this run's, so neither
+    claim is decided by it."""
+    pb, run = slow
+    out = by_id(gd_claims(replace(pb, eta=pb.eta * 2), run))
+    for cid, part in (("lemma2", "loss"), ("thm2", "projection")):
+        ev = out[cid].evidence[part]
+        assert "GD continued" not in ev["quantity"]
+        assert "not yet on its flow" in ev["continued"]["not_used"], ev["continued"]
+
+
+def test_the_direction_starts_on_the_whole_continuation_when_gd_is_not_on_the_frozen_flow():
+    """Calibration seed 4295 (near-collinear): the frozen-F continuation missed GD's last decade
+    by 0.029 at k = 1e7 (its F-part still moving); started two decades further on the whole-W
+    continuation it is validated there, and thm2 passes."""
+    pb = problem_of(4295)
+    run = run_gd(pb, N, 15, backend="float64")
+    thm2 = by_id(gd_claims(pb, run))["thm2"]
+    cont = thm2.evidence["direction_continued"]
+    assert float(cont["validation"]["relative_mismatch"]) > 1e-2
+    assert float(cont["validation_on_whole_W_continuation"]["relative_mismatch"]) <= 1e-2
+    assert thm2.status == Status.PASS, thm2.summary
+
+
+def test_the_cosine_falls_on_the_whole_continuation_where_gd_left_it_rising(monkeypatch):
+    """Calibration seed 4165 (near-collinear): 1 - cos(W_k, W^mm) was still rising over GD's last
+    decade (0.0270 at k = 1e6) while the continued growth direction reached W^mm; on the whole-W
+    continuation it falls, and thm2 passes. Control: without that continuation it stays open."""
+    pb = problem_of(4165)
+    run = run_gd(pb, N, 15, backend="float64")
+    thm2 = by_id(gd_claims(pb, run))["thm2"]
+    assert thm2.status == Status.PASS, thm2.summary
+    gaps = [float(r["cos_gap"]) for r in thm2.evidence["cosine"]["cos_gap_continued"]]
+    assert gaps[-1] < gaps[-2] and "falling on GD continued in log time" in thm2.summary
+    monkeypatch.setattr(logtime, "FULL_MAX_SIZE", 0)
+    thm2 = by_id(gd_claims(pb, run))["thm2"]
+    assert thm2.status == Status.INCONCLUSIVE and "not falling over the last decade" in thm2.summary

@@ -253,6 +253,19 @@ def test_prop1_fails_for_a_perturbed_w_star():
     assert claims.prop1(bad, 30).status == Status.FAIL
 
 
+def test_prop1_doubles_g_to_8192_for_a_small_margin_excess(monkeypatch):
+    """Calibration seed 4078 (one-hot, margin excess 6.6e-4 above the tight constraints): the
+    ratio gap e^g / C approaches 1 like e^(-6.6e-4 g), undecided at g = 4096, decided at 8192."""
+    from ntpverify import calibration
+    from ntpverify.instance import parse_case
+    cc = calibration.generate(4078)
+    ex = run_exact(parse_case(cc.text.encode(), cc.name).instance, None)
+    res = claims.prop1(ex, 30)
+    assert res.status == Status.PASS and "g = 1..8192" in res.summary, res.summary
+    monkeypatch.setattr(claims, "PROP1_G_MAX", 4096)
+    assert claims.prop1(ex, 30).status == Status.INCONCLUSIVE
+
+
 def test_lemma1_applies_to_independent_embeddings_in_higher_dimension():
     rng = random.Random(3)
     H = [[F(rng.randint(-5, 5), 2) for _ in range(5)] for _ in range(3)]

@@ -140,3 +140,25 @@ def test_the_cosine_falls_on_the_whole_continuation_where_gd_left_it_rising(monk
     monkeypatch.setattr(logtime, "FULL_MAX_SIZE", 0)
     thm2 = by_id(gd_claims(pb, run))["thm2"]
     assert thm2.status == Status.INCONCLUSIVE and "not falling over the last decade" in thm2.summary
+
+
+@pytest.mark.parametrize("seed", [4155, 14])
+def test_the_analytic_jacobians_match_finite_differences(seed):
+    """Both flows hand LSODA their Jacobian (the whole flow's F-part is stiff; the tail flow's
+    finite-difference one cost V d right-hand sides): checked against central differences at a
+    random point, and a wrong one (the whole flow's at another s) does not match."""
+    pb = problem_of(seed)
+    ex, rng = pb.exact, np.random.default_rng(seed)
+    n = ex.V * ex.d
+
+    def fd(f, x):
+        return np.array([(f(x + 1e-6 * e) - f(x - 1e-6 * e)) / 2e-6 for e in np.eye(n)]).T
+
+    tail = logtime.TailFlow(ex, pb.eta, 0.3 * rng.normal(size=(ex.V, ex.d)))
+    p = tail.perp(3 * rng.normal(size=n))
+    ref = fd(lambda x: tail.rhs(12.0, x), p)
+    assert np.abs(tail.jac(12.0, p) - ref).max() <= 1e-7 * np.abs(ref).max()
+    whole, w = logtime.FullFlow(ex, pb.eta), rng.normal(size=n)
+    ref = fd(lambda x: whole.rhs(3.0, x), w)
+    assert np.abs(whole.jac(3.0, w) - ref).max() <= 1e-7 * np.abs(ref).max()
+    assert np.abs(whole.jac(3.5, w) - ref).max() > 1e-2 * np.abs(ref).max()

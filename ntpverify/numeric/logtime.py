@@ -96,6 +96,26 @@ def log_softmax_parts(L: np.ndarray, mask: np.ndarray):
     return L - _lse(L)[:, None], Ls - _lse(Ls)[:, None]
 
 
+def kron_hessian(pi: np.ndarray, K: np.ndarray, H: np.ndarray) -> np.ndarray:
+    """sum_j pi_j K_j kron h_j h_j^T as a (V d) x (V d) matrix (vec of V x d, row-major): the
+    Hessian in W of a sum of functions of the logits H W^T whose Hessians in the logits are K_j
+    (one matrix product: m x V^2 against m x d^2)."""
+    m, V, d = K.shape[0], K.shape[1], H.shape[1]
+    X = (pi[:, None] * K.reshape(m, V * V)).T @ np.einsum("ji,jk->jik", H, H).reshape(m, d * d)
+    return X.reshape(V, V, d, d).transpose(0, 2, 1, 3).reshape(V * d, V * d)
+
+
+def tail_kernel(q: np.ndarray, o: np.ndarray, M: np.ndarray, m: np.ndarray, nu: float) -> np.ndarray:
+    """e^tau x the Hessian in the logits of the tail T_j = log(1 + e^(LSE_off - LSE_S)), per
+    context (m x V x V), from the in-support softmax q, the scaled off-support masses
+    o = e^tau s_off, their sums M and m = nu M (nu = e^-tau): every entry O(1) at any tau."""
+    eye = np.eye(q.shape[1])
+    return (np.einsum("ja,ab->jab", -M[:, None] * q + o, eye)
+            - ((M * m - 2 * M)[:, None, None] * np.einsum("ja,jb->jab", q, q))
+            - (1 - m)[:, None, None] * (np.einsum("ja,jb->jab", q, o) + np.einsum("ja,jb->jab", o, q))
+            - nu * np.einsum("ja,jb->jab", o, o))
+
+
 class TailFlow:
     """The log-time flow of P_perp(W) with W's F-part frozen (float64)."""
 
@@ -127,6 +147,20 @@ class TailFlow:
         r = off - mass * np.where(self.mask, np.exp(log_q), 0.0)
         G = (self.pi[:, None] * r).T @ self.H          # sum_j pi_j e^s r_j h_j^T, V x d
         return -self.eta * self.perp(G)
+
+    def jac(self, s: float, p: np.ndarray) -> np.ndarray:
+        """d rhs / dp = -eta P_perp (e^s x the Hessian of the tail): LSODA's finite-difference
+        Jacobian cost V d right-hand sides, each a dense projection onto F (about 275000 of them
+        at V d = 1700, 164 s, on random_case.py's m = 50, d = 100, V = 17)."""
+        W = self.W_F + p.reshape(self.V, self.d)
+        log_s, log_q = log_softmax_parts(self.H @ W.T, self.mask)
+        q = np.where(self.mask, np.exp(log_q), 0.0)
+        o = np.where(self.mask, 0.0, np.exp(np.where(self.mask, -np.inf, s + log_s)))
+        M = o.sum(axis=1)
+        J = kron_hessian(self.pi, tail_kernel(q, o, M, M * math.exp(-s), math.exp(-s)), self.H)
+        if self.Q.shape[1]:
+            J -= self.Q @ (self.Q.T @ J)
+        return -self.eta * J
 
     def scaled_tail(self, s: float, p: np.ndarray) -> float:
         """e^s T(W), T = sum_j pi_j log(1 + e^(LSE_off(l_j) - LSE_S(l_j))) the out-of-support part of
@@ -161,7 +195,7 @@ class TailFlow:
         p_end_guess = np.asarray(p0, dtype=float).reshape(-1) * (s_points[-1] / max(s0, 1.0))
         try:
             sol = solve_ivp(fun, (s0, s_points[-1]), np.asarray(p0, dtype=float).reshape(-1), method="LSODA",
-                            t_eval=s_points, rtol=self.rtol(p_end_guess), atol=ATOL)
+                            t_eval=s_points, rtol=self.rtol(p_end_guess), atol=ATOL, jac=self.jac)
         except _TooLong:
             raise FloatingPointError(f"log-time continuation from s = {s0:.6g} needed over {MAX_EVALS} "
                                      "right-hand sides") from None
@@ -312,15 +346,10 @@ class TailPath(TailFlow):
 
     def jacobian(self, x: np.ndarray) -> np.ndarray:
         q, o, M, m = self.parts(x)
-        tau, nu = x[-1], math.exp(-x[-1])
-        n = self.V * self.d
+        nu = math.exp(-x[-1])
         K_in = np.einsum("ja,ab->jab", q, np.eye(self.V)) - np.einsum("ja,jb->jab", q, q)
-        K_t = (np.einsum("ja,ab->jab", -M[:, None] * q + o, np.eye(self.V))
-               - ((M * m - 2 * M)[:, None, None] * np.einsum("ja,jb->jab", q, q))
-               - (1 - m)[:, None, None] * (np.einsum("ja,jb->jab", q, o) + np.einsum("ja,jb->jab", o, q))
-               - nu * np.einsum("ja,jb->jab", o, o))
-        hess = lambda K: np.einsum("j,jab,ji,jk->aibk", self.pi, K, self.H, self.H).reshape(n, n)  # noqa: E731
-        H_in, H_t = hess(K_in), hess(K_t)      # Hessian of CE_in; e^tau x Hessian of T
+        # Hessian of CE_in; e^tau x Hessian of T
+        H_in, H_t = (kron_hessian(self.pi, K, self.H) for K in (K_in, tail_kernel(q, o, M, m, nu)))
         tail = self._in_W(o - M[:, None] * q)
         QZ = np.hstack([self.Q, self.Z])
         nF, nZ = self.nF, self.Z.shape[1]
@@ -457,7 +486,6 @@ class FullFlow:
         self.P = np.array([[float(x) for x in row] for row in exact.P])
         self.mask = support_mask(exact)
         self.eta = float(eta)
-        self.hh = np.einsum("ji,jl->jil", self.H, self.H)
 
     def _parts(self, s: float, w: np.ndarray):
         L = self.H @ w.reshape(self.V, self.d).T
@@ -475,8 +503,7 @@ class FullFlow:
         _, log_s, _, _, _ = self._parts(s, w)
         sig = np.exp(s + log_s)                                     # e^s sigma_j (full softmax)
         K = np.einsum("jv,vu->jvu", sig, np.eye(self.V)) - math.exp(-s) * np.einsum("jv,ju->jvu", sig, sig)
-        n = self.V * self.d
-        return -self.eta * np.einsum("j,jvu,jil->viul", self.pi, K, self.hh).reshape(n, n)
+        return -self.eta * kron_hessian(self.pi, K, self.H)
 
     def ce(self, w: np.ndarray) -> float:
         """CE(W) = sum_j pi_j (-sum_v p_{j,v} log q_{j,v} + log(1 + e^(LSE_off - LSE_S))), the

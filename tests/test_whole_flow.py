@@ -15,7 +15,7 @@ from ntpverify import calibration, runner
 from ntpverify.instance import parse_case
 from ntpverify.numeric import logtime
 from ntpverify.numeric.gd import run_gd
-from ntpverify.numeric.gd_claims import GdView, gd_claims
+from ntpverify.numeric.gd_claims import GdView, decade_ks, gd_claims
 from ntpverify.status import Status
 
 N = 10**6
@@ -162,3 +162,20 @@ def test_the_analytic_jacobians_match_finite_differences(seed):
     ref = fd(lambda x: whole.rhs(3.0, x), w)
     assert np.abs(whole.jac(3.0, w) - ref).max() <= 1e-7 * np.abs(ref).max()
     assert np.abs(whole.jac(3.5, w) - ref).max() > 1e-2 * np.abs(ref).max()
+
+
+def test_ext_proj_rate_reads_its_slope_where_thm2_judged_the_projection(slow):
+    """Calibration seed 4025 (near-collinear) at k = 1e6: thm2 decided P_F(W_k) on the whole-W
+    continuation, and ext-proj-rate failed GD's own last decades (slope -0.69, still in their
+    transient) against that estimate's regime. Its slope is read on the continuation now (-1.00).
+    Control: on seed 4155 with W* moved, the continued errors level off at 1e-3 and it fails."""
+    pb = problem_of(4025)
+    run = run_gd(pb, N, 15, backend="float64")
+    out = by_id(gd_claims(pb, run))
+    assert "gd" in out["thm2"].evidence["projection"]
+    rate = out["ext-proj-rate"]
+    assert rate.status == Status.PASS, rate.summary
+    assert len(rate.evidence["errors"]) > len(decade_ks(run))
+    pb, run = slow
+    bad, _ = calibration.perturb(pb, "W_star", random.Random(0))
+    assert by_id(gd_claims(bad, run))["ext-proj-rate"].status == Status.FAIL

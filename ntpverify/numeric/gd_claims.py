@@ -540,20 +540,36 @@ def check_loss_rate(v: GdView, tols: Tolerances) -> ClaimResult:
 def check_proj_rate(v: GdView, tols: Tolerances, proj: Estimate) -> ClaimResult:
     """||P_F(W_k) - W*|| = Theta(1/k): the log-log slope over the last decade is about -1."""
     ctx = v.ctx
-    errs = [v.proj_err(c) for c in v.cps]
+    ks, errs = list(v.ks), [v.proj_err(c) for c in v.cps]
     floor = floor_for(v.run, 1, 1)
+    if "gd" in proj.evidence:
+        # thm2 decided P_F(W_k) on GD's whole-W continuation: the slopes are read there too, where
+        # that estimate's regime test was passed (calibration seed 4025: GD's own last decades,
+        # still in their transient at slope -0.69, were failed against the continuation's regime)
+        points, _ = whole_continuation(v)
+        Q = logtime.f_basis(v.exact)
+        ws = np.array([float(x) for x in v.W_star])
+        ks += [k for k, _, _ in points]
+        errs += [ctx.mpf(float(np.linalg.norm(Q @ (Q.T @ w) - ws))) for _, w, _ in points]
+        floor = max(floor, ctx.mpf(proj.evidence["floor"]))
+        # the slope is read where the error is still 10 x above the continuation's floor
+        while len(errs) > 3 and errs[-1] <= 10 * floor:
+            ks, errs = ks[:-1], errs[:-1]
     ev = {"errors": [{"k": k, "proj_err": fmt(ctx, e), "k_times_err": fmt(ctx, k * e)}
-                     for k, e in zip(v.ks, errs)],
+                     for k, e in zip(ks, errs)],
           "predicted_slope": "-1", "tolerance": fmt_q(tols.rate_slope), "floor": fmt(ctx, floor, 3),
           "criterion": (f"pass if |slope + 1| <= {fmt_q(tols.rate_slope)} over the last decade; fail if "
                         f"|slope + 1| > {fmt_q(3 * tols.rate_slope)} over each of the last two decades while "
                         "thm2's projection estimate is in its asymptotic regime; else inconclusive")}
-    if len(v.ks) < 3:
+    if len(ks) < 3:
         return ClaimResult("ext-proj-rate", INC, "run too short", ev)
-    if all(e <= floor * max(ctx.one, e) for e in errs[-2:]):
+    if "gd" not in proj.evidence and all(e <= floor * max(ctx.one, e) for e in errs[-2:]):
         return ClaimResult("ext-proj-rate", NA, "not applicable: degenerate case, P_F(W_k) equals W* to "
                            "working precision (no rate to measure)", ev)
-    slopes = [ctx.log(errs[i] / errs[i - 1]) / ctx.log(ctx.mpf(v.ks[i]) / v.ks[i - 1])
+    if "gd" in proj.evidence and min(errs[-3:]) <= 10 * floor:
+        return ClaimResult("ext-proj-rate", INC, f"||P_F(W_k) - W*|| within 10 x its floor {fmt(ctx, floor, 2)}: "
+                           "no slope to read", ev)
+    slopes = [ctx.log(errs[i] / errs[i - 1]) / ctx.log(ctx.mpf(ks[i]) / ks[i - 1])
               for i in range(len(errs) - 2, len(errs))]
     ev.update({"slope_last_decade": fmt(ctx, slopes[-1], 4), "slope_previous_decade": fmt(ctx, slopes[-2], 4)})
     tol = q2mpf(ctx, tols.rate_slope)

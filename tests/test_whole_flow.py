@@ -179,3 +179,30 @@ def test_ext_proj_rate_reads_its_slope_where_thm2_judged_the_projection(slow):
     pb, run = slow
     bad, _ = calibration.perturb(pb, "W_star", random.Random(0))
     assert by_id(gd_claims(bad, run))["ext-proj-rate"].status == Status.FAIL
+
+
+def test_a_slope_faster_than_one_over_k_is_not_failed():
+    """Calibration seed 6086 (tiny multiplier) at k = 1e4: on the whole-W continuation to 1e7 the
+    error falls with slope -1.44, a faster component above the 1/k term; ext-proj-rate failed it
+    (a false fail on fresh seeds). Faster is never failed now; slower still is (the W* control
+    above)."""
+    pb = problem_of(6086)
+    run = run_gd(pb, 10**4, 15, backend="float64")
+    rate = by_id(gd_claims(pb, run))["ext-proj-rate"]
+    assert rate.status == Status.INCONCLUSIVE, rate.summary
+    assert float(rate.evidence["slope_last_decade"]) < -1.3
+
+
+def test_lemma2_reads_the_norm_growth_on_the_continuation(monkeypatch):
+    """Calibration seed 6035 (near-collinear) at k = 1e7: ||W_k|| grew 0.38 x the predicted
+    ||W^mm|| ln 10 over GD's last decade, outside the factor-2 band, while CE - H passed on the
+    continuation; over the continuation's last decade it grows 0.54 x. Control: without the
+    continuation lemma2 stays inconclusive."""
+    pb = problem_of(6035)
+    run = run_gd(pb, 10**7, 15, backend="float64")
+    lemma2 = by_id(gd_claims(pb, run))["lemma2"]
+    assert lemma2.status == Status.PASS, lemma2.summary
+    assert 0.5 <= float(lemma2.evidence["norm"]["continued"]["ratio"]) <= 2
+    assert float(lemma2.evidence["norm"]["ratio"]) < 0.5
+    monkeypatch.setattr(logtime, "FULL_MAX_SIZE", 0)
+    assert by_id(gd_claims(pb, run))["lemma2"].status == Status.INCONCLUSIVE

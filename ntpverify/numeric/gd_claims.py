@@ -26,9 +26,10 @@ tolerance it used. The checkpoints used are the decade points N/1000, N/100, N/1
   resolves there blocks a pass.
 - ``ext-loss-rate``: eta k (CE - H) / ||W^mm||^2 -> 1 (rate k^-rho); decided on the continuation
   (its tail part of CE - H) when the run cannot.
-- ``ext-proj-rate``: log-log slope of ||P_F(W_k) - W*|| about -1; fails only when thm2's
-  projection estimate is in its regime and the slope misses -1 by more than 3 x ``rate_slope`` on
-  both of the last two decades.
+- ``ext-proj-rate``: log-log slope of ||P_F(W_k) - W*|| about -1 (on the whole-W continuation
+  when thm2 decided there); fails only when thm2's projection estimate is in its regime and the
+  slope is slower than -1 by more than 3 x ``rate_slope`` on both of the last two decades (faster
+  is a transient that no finite run can rule out).
 - ``ext-offset``: support-pair offsets -> predicted values (rate k^-mu, max norm); not applicable
   unless the P_perp A_{j,v} are independent; decided on the continuation when the run cannot;
   otherwise, far from the limit, it reports the k needed.
@@ -261,8 +262,18 @@ def _norm_growth(v: GdView, tols: Tolerances, loss: Estimate):
     if 1 / band <= ratio <= band:
         return PASS, (f"||W_k|| grows {fmt(ctx, growth, 3)} from k = {k1} to {k2} "
                       f"(predicted {fmt(ctx, pred, 3)})"), ev
-    return INC, (f"||W_k|| grows {fmt(ctx, growth, 3)} from k = {k1} to {k2}, "
-                 f"{fmt(ctx, ratio, 2)} x the predicted rate"), ev
+    note = f"||W_k|| grows {fmt(ctx, growth, 3)} from k = {k1} to {k2}, {fmt(ctx, ratio, 2)} x the predicted rate"
+    # calibration seed 6035 (near-collinear): 0.38 x over GD's last decade; read it further on
+    points, _ = whole_continuation(v)
+    if points is not None and len(points) >= 2:
+        (ka, wa, _), (kb, wb, _) = points[-2:]
+        growth = float(np.linalg.norm(wb) - np.linalg.norm(wa))
+        ratio = growth / float(v.mm_norm * ctx.log(ctx.mpf(kb) / ka))
+        ev["continued"] = {"from_k": ka, "to_k": kb, "growth": f"{growth:.6g}", "ratio": f"{ratio:.4g}"}
+        if 1 / band <= ratio <= band:
+            return PASS, f"{note}; on GD continued in log time, {ratio:.3g} x from k = {ka:.0e} to {kb:.0e}", ev
+        note += f"; on GD continued in log time, {ratio:.3g} x from k = {ka:.0e} to {kb:.0e}"
+    return INC, note, ev
 
 
 def check_thm2(v: GdView, tols: Tolerances) -> tuple[ClaimResult, Estimate, Estimate]:
@@ -559,8 +570,8 @@ def check_proj_rate(v: GdView, tols: Tolerances, proj: Estimate) -> ClaimResult:
                      for k, e in zip(ks, errs)],
           "predicted_slope": "-1", "tolerance": fmt_q(tols.rate_slope), "floor": fmt(ctx, floor, 3),
           "criterion": (f"pass if |slope + 1| <= {fmt_q(tols.rate_slope)} over the last decade; fail if "
-                        f"|slope + 1| > {fmt_q(3 * tols.rate_slope)} over each of the last two decades while "
-                        "thm2's projection estimate is in its asymptotic regime; else inconclusive")}
+                        f"slope + 1 > {fmt_q(3 * tols.rate_slope)} (slower than 1/k) over each of the last two "
+                        "decades while thm2's projection estimate is in its asymptotic regime; else inconclusive")}
     if len(ks) < 3:
         return ClaimResult("ext-proj-rate", INC, "run too short", ev)
     if "gd" not in proj.evidence and all(e <= floor * max(ctx.one, e) for e in errs[-2:]):
@@ -575,8 +586,12 @@ def check_proj_rate(v: GdView, tols: Tolerances, proj: Estimate) -> ClaimResult:
     tol = q2mpf(ctx, tols.rate_slope)
     if abs(slopes[-1] + 1) <= tol:
         st, note = PASS, "matches Theta(1/k)"
-    elif proj.settled and all(abs(s + 1) > 3 * tol for s in slopes):
-        st, note = FAIL, "misses the predicted -1 on both of the last two decades, in the asymptotic regime"
+    elif proj.settled and all(s + 1 > 3 * tol for s in slopes):
+        st, note = FAIL, "slower than the predicted -1 on both of the last two decades, in the asymptotic regime"
+    elif all(s + 1 < -3 * tol for s in slopes):
+        # faster than 1/k is a transient until the 1/k term shows: no finite run shows it absent
+        # (calibration seed 6086, tiny multiplier: -1.44 on the whole-W continuation to k = 1e7)
+        st, note = INC, "faster than 1/k so far: a faster component still above the 1/k term"
     else:
         st, note = INC, "not at the predicted slope yet (transient, or a degenerate case)"
     return ClaimResult("ext-proj-rate", st, f"log-log slope {fmt(ctx, slopes[-1], 4)} over the last decade "

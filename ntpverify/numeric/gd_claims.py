@@ -39,6 +39,7 @@ tolerance it used. The checkpoints used are the decade points N/1000, N/100, N/1
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, fields, replace
 from fractions import Fraction
@@ -174,7 +175,16 @@ class GdView:
                 f"{float(gap) if gap is not None else 'none'}, 1)"))
         self.one_over_k = RateModel("power", ctx.one, "theory.md 6: 1/k")
         self.continued = None     # (s_i, P(s_i), frozen F-part) once thm2 validated the continuation
-        self._whole = None        # (points, evidence) of the whole-W continuation, once computed
+        self._whole = None        # (points, evidence, mismatches) of the whole-W continuation, once computed
+
+    @functools.cached_property
+    def Q(self) -> np.ndarray:
+        """An orthonormal basis of F (float64, ``logtime.f_basis``), built once per view."""
+        return logtime.f_basis(self.exact)
+
+    def pf(self, w: np.ndarray) -> np.ndarray:
+        """P_F(W) of a flattened float64 W."""
+        return self.Q @ (self.Q.T @ w)
 
     def loss_gap(self, c: Checkpoint):
         """CE(W_k) - H with the H of the problem being checked (not the one of the run)."""
@@ -264,7 +274,7 @@ def _norm_growth(v: GdView, tols: Tolerances, loss: Estimate):
                       f"(predicted {fmt(ctx, pred, 3)})"), ev
     note = f"||W_k|| grows {fmt(ctx, growth, 3)} from k = {k1} to {k2}, {fmt(ctx, ratio, 2)} x the predicted rate"
     # calibration seed 6035 (near-collinear): 0.38 x over GD's last decade; read it further on
-    points, _ = whole_continuation(v)
+    points = whole_continuation(v)[0]
     if points is not None and len(points) >= 2:
         (ka, wa, _), (kb, wb, _) = points[-2:]
         growth = float(np.linalg.norm(wb) - np.linalg.norm(wa))
@@ -329,9 +339,8 @@ def check_thm2(v: GdView, tols: Tolerances) -> tuple[ClaimResult, Estimate, Esti
     if proj.status == INC:
         # GD's flow continued three decades past the run, F-part included (near-collinear
         # instances: P_F(W_k) "needs k about 1e9" at the default budget's k = 1e7)
-        Q = logtime.f_basis(v.exact)
         proj = continued_limit(v, proj, "P_F(W_k) -> W*", [_flat(c.PF) for c in v.cps],
-                               lambda ctx, k, w, ce: [ctx.mpf(float(x)) for x in Q @ (Q.T @ w)], v.W_star,
+                               lambda ctx, k, w, ce: [ctx.mpf(float(x)) for x in v.pf(w)], v.W_star,
                                q2mpf(ctx, tols.proj) * max(ctx.one, ws_norm), floor_for(run, 1, ws_norm), "F_part")
         if not (direc.in_regime or wdir.in_regime or cont.status == PASS):
             proj = not_judged(proj, transient)
@@ -348,7 +357,7 @@ def _continued_cos(v: GdView, cos_ev: dict, cos_note: str) -> tuple:
     """1 - cos(W_k, W^mm) on GD's whole-W continuation (float64): PASS when it falls over the
     continuation's last decade (calibration seed 4165: 0.0278 at k = 1e7, still rising there,
     while the continued growth direction reaches W^mm to 2e-11)."""
-    points, _ = whole_continuation(v)
+    points = whole_continuation(v)[0]
     if points is None or len(points) < 2:
         return INC, cos_note
     mm = logtime.to_array(v.ev.W_mm).reshape(-1)
@@ -360,39 +369,38 @@ def _continued_cos(v: GdView, cos_ev: dict, cos_note: str) -> tuple:
     return INC, f"{cos_note}; not falling on GD continued in log time either ({gaps[-1]:.3g} at k = {points[-1][0]:.0e})"
 
 
-def whole_continuation(v: GdView) -> tuple[list | None, dict]:
+def whole_continuation(v: GdView) -> tuple[list | None, dict, dict | None]:
     """GD continued in log time as a whole (``logtime.FullFlow``, F-part included) from W_N for
     ``logtime.FULL_DECADES`` decades, once validated on the run's last decade: ([(k, W_k, CE(W_k))]
-    or None, evidence). Computed once per view."""
+    or None, evidence, the validation's mismatches or None). Computed once per view."""
     if v._whole is None:
         v._whole = _whole_continuation(v)
     return v._whole
 
 
-def _whole_continuation(v: GdView) -> tuple[list | None, dict]:
+def _whole_continuation(v: GdView) -> tuple[list | None, dict, dict | None]:
     ev: dict = {"method": FullFlow_doc()}
     if len(v.ks) < 2:
-        return None, {**ev, "not_used": "needs two checkpoints"}
+        return None, {**ev, "not_used": "needs two checkpoints"}, None
     if v.exact.V * v.exact.d > logtime.FULL_MAX_SIZE:
         return None, {**ev, "not_used": f"V d = {v.exact.V * v.exact.d} > {logtime.FULL_MAX_SIZE}: the dense "
-                                        "Jacobian is not built"}
+                                        "Jacobian is not built"}, None
     (k0, c0), (k1, c1) = zip(v.ks[-2:], v.cps[-2:])
     A = logtime.to_array
     try:
-        mis = logtime.validate_full(v.exact, v.problem.eta, A(c0.W), k0, A(c1.W), k1, logtime.f_basis(v.exact),
-                                    float(c1.ce))
+        mis = logtime.validate_full(v.exact, v.problem.eta, A(c0.W), k0, A(c1.W), k1, v.Q, float(c1.ce))
         ev["validation"] = logtime.validation_record("k", k0, k1, mis["relative"], (
             "W_k0 must reproduce GD's W_k1 - W_k0"))
         ev["validation"].update({"F_part_mismatch": f"{mis['F_part']:.3g}", "ce_mismatch": f"{mis['ce']:.3g}"})
-        ev["mismatch"] = mis
         if not mis["relative"] <= logtime.VALIDATION_TOL:
             return None, {**ev, "not_used": (f"the continuation misses GD's last decade by {mis['relative']:.2g} "
-                                             f"(relative; needs <= {logtime.VALIDATION_TOL:g}): GD is not yet on its flow")}
+                                             f"(relative; needs <= {logtime.VALIDATION_TOL:g}): GD is not yet on its "
+                                             "flow")}, None
         points = logtime.continue_full(v.exact, v.problem.eta, A(c1.W), k1)
     except (FloatingPointError, ArithmeticError) as exc:
-        return None, {**ev, "not_used": f"the continuation stopped ({exc})"}
+        return None, {**ev, "not_used": f"the continuation stopped ({exc})"}, None
     ev["continued_to"] = f"k = {points[-1][0]:.3g}"
-    return points, ev
+    return points, ev, mis
 
 
 def FullFlow_doc() -> str:
@@ -410,13 +418,12 @@ def continued_limit(v: GdView, gd_est: Estimate, label: str, xs_gd: list, value,
     adds 10 x the validation's absolute mismatch of that quantity (``mismatch``: F_part or ce) and
     the ODE tolerance's share."""
     ctx = v.ctx
-    points, ev = whole_continuation(v)
+    points, ev, mis = whole_continuation(v)
     if points is None:
         return replace(gd_est, evidence={**gd_est.evidence, "continued": ev})
     xs = xs_gd + [value(ctx, k, w, ce) for k, w, ce in points]
     scale = max(1.0, max(float(abs(x)) for x in xs[-1]))
-    floor = max(floor, ctx.mpf(10 * ev["mismatch"][mismatch] + 10 * logtime.FULL_RTOL * scale))
-    ev = {key: val for key, val in ev.items() if key != "mismatch"}
+    floor = max(floor, ctx.mpf(10 * mis[mismatch] + 10 * logtime.FULL_RTOL * scale))
     est = estimate_limit(ctx, v.ks + [k for k, _, _ in points], xs, target, tol, floor,
                          f"{label} (GD, then GD continued in log time)", v.one_over_k, settle_from=SETTLE_K)
     if est.status in (PASS, FAIL):
@@ -486,15 +493,14 @@ def continued_direction(v: GdView, tols: Tolerances, uhat: list) -> Estimate:
 def _start_on_whole(v: GdView, ev: dict):
     """(W, P_F(W), k) at the end of GD's whole-W continuation when the frozen-F continuation
     reproduces that continuation's last decade (recorded in ``ev``); else None."""
-    points, whole_ev = whole_continuation(v)
+    points, whole_ev, _ = whole_continuation(v)
     ev["whole_W_continuation"] = whole_ev
     if points is None or len(points) < 2:
         return None
-    Q = logtime.f_basis(v.exact)
     shape = (v.exact.V, v.exact.d)
     (ka, wa, _), (kb, wb, _) = points[-2:]
     Wa, Wb = wa.reshape(shape), wb.reshape(shape)
-    PFa, PFb = (Q @ (Q.T @ wa)).reshape(shape), (Q @ (Q.T @ wb)).reshape(shape)
+    PFa, PFb = v.pf(wa).reshape(shape), v.pf(wb).reshape(shape)
     mismatch = logtime.validate(v.exact, v.problem.eta, Wa, PFa, ka, Wb, kb)
     ev["validation_on_whole_W_continuation"] = logtime.validation_record("k", ka, kb, mismatch, (
         "the whole-W continuation's W_ka (F-part frozen) must reproduce its P_perp(W_kb) - P_perp(W_ka)"))
@@ -557,11 +563,10 @@ def check_proj_rate(v: GdView, tols: Tolerances, proj: Estimate) -> ClaimResult:
         # thm2 decided P_F(W_k) on GD's whole-W continuation: the slopes are read there too, where
         # that estimate's regime test was passed (calibration seed 4025: GD's own last decades,
         # still in their transient at slope -0.69, were failed against the continuation's regime)
-        points, _ = whole_continuation(v)
-        Q = logtime.f_basis(v.exact)
+        points = whole_continuation(v)[0]
         ws = np.array([float(x) for x in v.W_star])
         ks += [k for k, _, _ in points]
-        errs += [ctx.mpf(float(np.linalg.norm(Q @ (Q.T @ w) - ws))) for _, w, _ in points]
+        errs += [ctx.mpf(float(np.linalg.norm(v.pf(w) - ws))) for _, w, _ in points]
         floor = max(floor, ctx.mpf(proj.evidence["floor"]))
         # the slope is read where the error is still 10 x above the continuation's floor
         while len(errs) > 3 and errs[-1] <= 10 * floor:

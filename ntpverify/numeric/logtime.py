@@ -96,6 +96,16 @@ def log_softmax_parts(L: np.ndarray, mask: np.ndarray):
     return L - _lse(L)[:, None], Ls - _lse(Ls)[:, None]
 
 
+def scaled_parts(L: np.ndarray, mask: np.ndarray, s: float):
+    """(log s, q, o) of the logits L: the log-softmax over all tokens, the softmax over the
+    support (0 off it) and the off-support softmax scaled by e^s (0 on the support), each e^s s_{j,v}
+    = exp(s + log s_{j,v}) in the log domain, so O(1) at any s."""
+    log_s, log_q = log_softmax_parts(L, mask)
+    q = np.where(mask, np.exp(log_q), 0.0)
+    o = np.where(mask, 0.0, np.exp(np.where(mask, -np.inf, s + log_s)))
+    return log_s, q, o
+
+
 def kron_hessian(pi: np.ndarray, K: np.ndarray, H: np.ndarray) -> np.ndarray:
     """sum_j pi_j K_j kron h_j h_j^T as a (V d) x (V d) matrix (vec of V x d, row-major): the
     Hessian in W of a sum of functions of the logits H W^T whose Hessians in the logits are K_j
@@ -116,17 +126,24 @@ def tail_kernel(q: np.ndarray, o: np.ndarray, M: np.ndarray, m: np.ndarray, nu: 
             - nu * np.einsum("ja,jb->jab", o, o))
 
 
-class TailFlow:
-    """The log-time flow of P_perp(W) with W's F-part frozen (float64)."""
+class _Flow:
+    """The instance in float64, for the log-time flows: H (m x d), pi, the support mask, eta."""
 
-    def __init__(self, exact, eta: float, W_F: np.ndarray):
+    def __init__(self, exact, eta: float):
         self.V, self.d = exact.V, exact.d
-        self.H = np.array([[float(x) for x in h] for h in exact.H])
+        self.H = to_array(exact.H)
         self.pi = np.array([float(x) for x in exact.pi])
         self.mask = support_mask(exact)
         self.eta = float(eta)
-        self.W_F = np.asarray(W_F, dtype=float)
         self.exact = exact
+
+
+class TailFlow(_Flow):
+    """The log-time flow of P_perp(W) with W's F-part frozen (float64)."""
+
+    def __init__(self, exact, eta: float, W_F: np.ndarray):
+        super().__init__(exact, eta)
+        self.W_F = np.asarray(W_F, dtype=float)
 
     @functools.cached_property
     def Q(self) -> np.ndarray:
@@ -140,11 +157,8 @@ class TailFlow:
 
     def rhs(self, s: float, p: np.ndarray) -> np.ndarray:
         W = self.W_F + p.reshape(self.V, self.d)
-        L = self.H @ W.T                              # m x V logits
-        log_s, log_q = log_softmax_parts(L, self.mask)
-        off = np.where(self.mask, 0.0, np.exp(np.where(self.mask, -np.inf, s + log_s)))   # e^s s_{j,v}
-        mass = off.sum(axis=1, keepdims=True)                                               # e^s m_j
-        r = off - mass * np.where(self.mask, np.exp(log_q), 0.0)
+        _, q, off = scaled_parts(self.H @ W.T, self.mask, s)         # off: e^s s_{j,v}
+        r = off - off.sum(axis=1, keepdims=True) * q                  # the sum: e^s m_j
         G = (self.pi[:, None] * r).T @ self.H          # sum_j pi_j e^s r_j h_j^T, V x d
         return -self.eta * self.perp(G)
 
@@ -153,9 +167,7 @@ class TailFlow:
         Jacobian cost V d right-hand sides, each a dense projection onto F (about 275000 of them
         at V d = 1700, 164 s, on random_case.py's m = 50, d = 100, V = 17)."""
         W = self.W_F + p.reshape(self.V, self.d)
-        log_s, log_q = log_softmax_parts(self.H @ W.T, self.mask)
-        q = np.where(self.mask, np.exp(log_q), 0.0)
-        o = np.where(self.mask, 0.0, np.exp(np.where(self.mask, -np.inf, s + log_s)))
+        _, q, o = scaled_parts(self.H @ W.T, self.mask, s)
         M = o.sum(axis=1)
         J = kron_hessian(self.pi, tail_kernel(q, o, M, M * math.exp(-s), math.exp(-s)), self.H)
         if self.Q.shape[1]:
@@ -316,7 +328,7 @@ class TailPath(TailFlow):
         full, _ = np.linalg.qr(np.hstack([self.Q, np.eye(self.V * self.d)]))
         self.Z = full[:, self.Q.shape[1]:]
         self.nF = self.Q.shape[1]
-        self.P_in = np.array([[float(x) for x in row] for row in exact.P])
+        self.P_in = to_array(exact.P)
 
     def W_of(self, x: np.ndarray) -> np.ndarray:
         return (self.Q @ x[:self.nF] + self.Z @ x[self.nF:-1]).reshape(self.V, self.d)
@@ -325,11 +337,9 @@ class TailPath(TailFlow):
         """(q, o, M, m): in-support softmax, e^tau-scaled off-support masses, their sums M and
         the unscaled sums m = e^-tau M, per context."""
         tau = x[-1]
-        L = self.H @ self.W_of(x).T
-        log_s, log_q = log_softmax_parts(L, self.mask)
-        o = np.where(self.mask, 0.0, np.exp(np.where(self.mask, -np.inf, tau + log_s)))
+        _, q, o = scaled_parts(self.H @ self.W_of(x).T, self.mask, tau)
         M = o.sum(axis=1)
-        return np.where(self.mask, np.exp(log_q), 0.0), o, M, M * math.exp(-tau)
+        return q, o, M, M * math.exp(-tau)
 
     def _in_W(self, coef: np.ndarray) -> np.ndarray:
         """sum_j pi_j coef_j h_j^T, flattened (coef: m x V)."""
@@ -469,7 +479,7 @@ FULL_MAX_EVALS = 20000         # right-hand sides per decade before the continua
 FULL_MAX_SIZE = 800            # V d above which the dense Jacobian (V d)^2 is not worth building
 
 
-class FullFlow:
+class FullFlow(_Flow):
     """GD's gradient flow in log time for the whole of W, F-part included (float64):
 
         dW/ds = -eta e^s grad CE(W) = -eta [sum_j pi_j e^s (q_j - p_j) h_j^T + sum_j pi_j e^s r_j h_j^T]
@@ -480,27 +490,19 @@ class FullFlow:
     noise ~ e^s eps, which is why the tolerance is FULL_RTOL and the continuation is short."""
 
     def __init__(self, exact, eta):
-        self.V, self.d = exact.V, exact.d
-        self.H = np.array([[float(x) for x in h] for h in exact.H])
-        self.pi = np.array([float(x) for x in exact.pi])
-        self.P = np.array([[float(x) for x in row] for row in exact.P])
-        self.mask = support_mask(exact)
-        self.eta = float(eta)
+        super().__init__(exact, eta)
+        self.P = to_array(exact.P)
 
     def _parts(self, s: float, w: np.ndarray):
-        L = self.H @ w.reshape(self.V, self.d).T
-        log_s, log_q = log_softmax_parts(L, self.mask)
-        q = np.where(self.mask, np.exp(log_q), 0.0)
-        off = np.where(self.mask, 0.0, np.exp(np.where(self.mask, -np.inf, s + log_s)))    # e^s s_{j,v}
-        return L, log_s, log_q, q, off
+        return scaled_parts(self.H @ w.reshape(self.V, self.d).T, self.mask, s)
 
     def rhs(self, s: float, w: np.ndarray) -> np.ndarray:
-        _, _, _, q, off = self._parts(s, w)
+        _, q, off = self._parts(s, w)
         g = math.exp(s) * (q - self.P) + off - off.sum(axis=1, keepdims=True) * q
         return -self.eta * ((self.pi[:, None] * g).T @ self.H).reshape(-1)
 
     def jac(self, s: float, w: np.ndarray) -> np.ndarray:
-        _, log_s, _, _, _ = self._parts(s, w)
+        log_s, _, _ = self._parts(s, w)
         sig = np.exp(s + log_s)                                     # e^s sigma_j (full softmax)
         K = np.einsum("jv,vu->jvu", sig, np.eye(self.V)) - math.exp(-s) * np.einsum("jv,ju->jvu", sig, sig)
         return -self.eta * kron_hessian(self.pi, K, self.H)
